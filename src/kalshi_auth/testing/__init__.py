@@ -1,0 +1,40 @@
+"""Test your Kalshi signing without a Kalshi account.
+
+    from kalshi_auth.testing import KalshiTestServer, generate_rsa_key
+
+    key = generate_rsa_key()
+    with KalshiTestServer({"my-key-id": key}) as server:
+        auth = KalshiAuth("my-key-id", key)
+        requests.get(server.base_url + "/portfolio/balance", auth=auth).raise_for_status()
+
+The server and `KalshiVerifier` apply Kalshi's rules: the query string is not
+signed, RSA-PSS with any salt length or Ed25519, a timestamp no more than 10 s
+old or 30 s ahead, and Kalshi's own 401 bodies.
+"""
+
+from ._keypairs import generate_ed25519_key, generate_rsa_key, private_key_pem
+from ._server import KalshiTestServer, RecordedRequest
+from ._verifier import (
+    INCORRECT_SIGNATURE,
+    KEY_NOT_FOUND,
+    SIGNATURE_MISSING,
+    TIMESTAMP_EXPIRED,
+    KalshiVerifier,
+    PublicKey,
+    Verdict,
+)
+
+__all__ = [
+    "INCORRECT_SIGNATURE",
+    "KEY_NOT_FOUND",
+    "SIGNATURE_MISSING",
+    "TIMESTAMP_EXPIRED",
+    "KalshiTestServer",
+    "KalshiVerifier",
+    "PublicKey",
+    "RecordedRequest",
+    "Verdict",
+    "generate_ed25519_key",
+    "generate_rsa_key",
+    "private_key_pem",
+]

@@ -1,0 +1,180 @@
+"""Decide on a request the way Kalshi's server does, and answer with Kalshi's 401 bodies."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+from .._errors import ConfigurationError
+from .._keys import load_private_key
+from .._signing import (
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    now_ms,
+    signing_path,
+    string_to_sign,
+)
+
+__all__ = [
+    "INCORRECT_SIGNATURE",
+    "KEY_NOT_FOUND",
+    "SIGNATURE_MISSING",
+    "TIMESTAMP_EXPIRED",
+    "KalshiVerifier",
+    "PublicKey",
+    "Verdict",
+]
+
+PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+ErrorBody: TypeAlias = dict[str, Any]
+
+# The bodies Kalshi's server sends with its 401s (see docs/why.md for sources).
+TIMESTAMP_EXPIRED: ErrorBody = {
+    "error": {"code": "header_timestamp_expired", "message": "header timestamp expired"}
+}
+KEY_NOT_FOUND: ErrorBody = {
+    "error": {
+        "code": "authentication_error",
+        "message": "authentication_error",
+        "details": "NOT_FOUND",
+    }
+}
+INCORRECT_SIGNATURE: ErrorBody = {
+    "error": {
+        "code": "authentication_error",
+        "message": "authentication_error",
+        "details": "INCORRECT_API_KEY_SIGNATURE",
+    }
+}
+SIGNATURE_MISSING: ErrorBody = {
+    "error": {
+        "code": "signature_is_missing_from_headers",
+        "message": "signature is missing from headers",
+    }
+}
+
+# Kalshi's server accepts PSS signatures with any salt length (the official SDKs use the
+# digest length, older guides the maximum); AUTO verifies both, as Go's rsa.VerifyPSS does.
+_PSS_ANY_SALT = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the server decided about one request."""
+
+    accepted: bool
+    reason: str
+    body: ErrorBody | None = None
+    message: str | None = None
+    key_id: str | None = None
+
+    @property
+    def status(self) -> int:
+        """The HTTP status Kalshi answers with: 200 when accepted, else 401."""
+        return 200 if self.accepted else 401
+
+
+@dataclass
+class KalshiVerifier:
+    """Kalshi's server rules: which keys are registered, and how far clocks may drift.
+
+    `clock_offset_ms` shifts the server's clock (to test a client's clock skew).
+    Thread-safe: keys may be registered while a server verifies requests.
+    """
+
+    keys: dict[str, PublicKey] = field(default_factory=dict)
+    max_past_ms: int = 10_000
+    max_future_ms: int = 30_000
+    clock_offset_ms: int = 0
+    clock: Callable[[], int] = now_ms
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def now_ms(self) -> int:
+        """The server's time in epoch milliseconds (its clock plus `clock_offset_ms`)."""
+        return self.clock() + self.clock_offset_ms
+
+    def register(self, key_id: str, key: object) -> None:
+        """Accept signatures by `key_id` made with `key` (its public or private key, or PEM)."""
+        public = _public_key(key)
+        with self._lock:
+            self.keys = {**self.keys, key_id: public}
+
+    def verify(self, method: str, target: str, headers: Mapping[str, str]) -> Verdict:
+        """Judge a request from its method, raw request-target and headers."""
+        lower = {name.lower(): value for name, value in headers.items()}
+        signature = lower.get(SIGNATURE_HEADER.lower())
+        if not signature:
+            return Verdict(False, f"no {SIGNATURE_HEADER} header", SIGNATURE_MISSING)
+        key_id = lower.get(KEY_HEADER.lower(), "")
+        timestamp = lower.get(TIMESTAMP_HEADER.lower(), "")
+        if not timestamp.isdigit() or not timestamp.isascii():
+            return Verdict(
+                False, f"{TIMESTAMP_HEADER} {timestamp!r} is not a number", TIMESTAMP_EXPIRED
+            )
+        skew = int(timestamp) - self.now_ms()
+        if skew < -self.max_past_ms or skew > self.max_future_ms:
+            return Verdict(
+                False,
+                f"timestamp is {skew / 1000:+.1f} s from the server's clock "
+                f"(allowed -{self.max_past_ms / 1000:g} s to +{self.max_future_ms / 1000:g} s)",
+                TIMESTAMP_EXPIRED,
+            )
+        public = self.keys.get(key_id)
+        if public is None:
+            return Verdict(False, f"unknown key id {key_id!r}", KEY_NOT_FOUND, key_id=key_id)
+        message = string_to_sign(timestamp, method, _path_of(target)).decode("utf-8")
+        if not _signature_valid(public, signature, message.encode("utf-8")):
+            return Verdict(
+                False,
+                f"signature does not verify for {message!r}",
+                INCORRECT_SIGNATURE,
+                message=message,
+                key_id=key_id,
+            )
+        return Verdict(True, "signature verified", message=message, key_id=key_id)
+
+
+def _path_of(target: str) -> str:
+    if not target.startswith("/"):  # absolute-form target, as sent to a proxy
+        parts = urlsplit(target)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return signing_path(target)
+
+
+def _signature_valid(public: PublicKey, signature: str, message: bytes) -> bool:
+    try:
+        raw = base64.b64decode(signature, validate=True)
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(raw, message, _PSS_ANY_SALT, hashes.SHA256())
+        else:
+            public.verify(raw, message)
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _public_key(key: object) -> PublicKey:
+    if isinstance(key, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+        return key
+    if isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
+        return key.public_key()
+    if isinstance(key, (str, bytes)) and b"PUBLIC KEY" in (
+        key.encode() if isinstance(key, str) else key
+    ):
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        public = load_pem_public_key(key.encode() if isinstance(key, str) else key)
+        if isinstance(public, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+            return public
+        raise ConfigurationError("only RSA and Ed25519 public keys can be registered")
+    return load_private_key(key).public_key()
