@@ -1,10 +1,10 @@
 """Sign requests to Kalshi's trading API from requests, httpx, or any other client.
 
-    from kalshi_auth import KalshiAuth
+from kalshi_auth import KalshiAuth
 
-    auth = KalshiAuth(key_id, "kalshi-key.pem")
-    requests.get(url, auth=auth)
-    httpx.Client(auth=auth)
+auth = KalshiAuth(key_id, "kalshi-key.pem")
+requests.get(url, auth=auth)
+httpx.Client(auth=auth)
 """
 
 from ._auth import KalshiAuth

@@ -33,7 +33,7 @@ logger = logging.getLogger("kalshi_auth")
 ENV_KEY_ID = "KALSHI_API_KEY_ID"
 ENV_PRIVATE_KEY = "KALSHI_PRIVATE_KEY"
 ENV_PRIVATE_KEY_PATH = "KALSHI_PRIVATE_KEY_PATH"
-ENV_PASSWORD = "KALSHI_PRIVATE_KEY_PASSWORD"
+ENV_PASSWORD = "KALSHI_PRIVATE_KEY_PASSWORD"  # noqa: S105 (a variable name)
 
 
 class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
@@ -78,7 +78,7 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, include_query: bool = False
     ) -> KalshiAuth:
-        """Build from ``KALSHI_API_KEY_ID`` and ``KALSHI_PRIVATE_KEY`` or ``KALSHI_PRIVATE_KEY_PATH``.
+        """Build from ``KALSHI_API_KEY_ID`` and ``KALSHI_PRIVATE_KEY`` or ``..._PATH``.
 
         ``KALSHI_PRIVATE_KEY_PASSWORD`` is read for an encrypted key. `environ`
         replaces ``os.environ`` (for example a dict from a dotenv loader).
@@ -103,7 +103,7 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
                 "of the key file) is set; set one of them"
             )
         variable = ENV_PRIVATE_KEY if pem.strip() else ENV_PRIVATE_KEY_PATH
-        source: str | os.PathLike[str] = pem if pem.strip() else Path(path).expanduser()
+        source: str | os.PathLike[str] = pem if pem.strip() else Path(os.path.expanduser(path))
         try:
             return cls(
                 key_id,

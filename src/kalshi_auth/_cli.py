@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ._demo import run_demo
 from ._version import __version__
 
 __all__ = ["main"]
@@ -27,8 +28,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from ._demo import run_demo
-
         return run_demo(sys.stdout)
     parser.print_help()
     return 2

@@ -19,7 +19,7 @@ from typing import TypeAlias
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x25519, x448
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from ._errors import InvalidPrivateKeyError, PrivateKeyPasswordError
 
@@ -106,9 +106,13 @@ def load_private_key(source: object, *, password: str | bytes | None = None) -> 
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _load_bytes(bytes(source), pw, origin=None)
     if isinstance(source, str):
+        if not source.strip():
+            raise InvalidPrivateKeyError(
+                "private key is empty; pass the PEM text of the key Kalshi gave you, or its path"
+            )
         if _looks_like_path(source):
-            path = Path(source).expanduser()
-            if path.is_file():
+            path = Path(os.path.expanduser(source))
+            if _is_file(path):
                 return _load_bytes(_read_key_file(path), pw, origin=source)
             if _safe_to_show(source):
                 raise InvalidPrivateKeyError(
@@ -133,13 +137,18 @@ def _password_bytes(password: object) -> bytes | None:
         return password.encode("utf-8")
     if isinstance(password, bytes):
         return password
-    raise PrivateKeyPasswordError(
-        f"password must be str or bytes, not {type(password).__name__}"
-    )
+    raise PrivateKeyPasswordError(f"password must be str or bytes, not {type(password).__name__}")
 
 
 def _looks_like_path(text: str) -> bool:
     return "-----" not in text and "\n" not in text and len(text) <= _MAX_PATH_CHARS
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL, is no file
+        return False
 
 
 def _safe_to_show(text: str) -> bool:

@@ -129,7 +129,7 @@ def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
             # request line is what the client signed against.
             method, target = self.raw_requestline.decode("latin-1").split(" ")[:2]
             body = self._read_body()
-            headers = {name: value for name, value in self.headers.items()}
+            headers = dict(self.headers.items())
             verdict = server.verifier.verify(method, target, headers)
             server._record(RecordedRequest(method, target, headers, body, verdict))
             if not verdict.accepted:
@@ -139,7 +139,7 @@ def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
 
         def _read_body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:
@@ -167,7 +167,7 @@ def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
                 timestamp = server.verifier.now_ms() / 1000
             return formatdate(timestamp, usegmt=True)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # requests are recorded in server.requests instead
 
     return Handler

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from .._errors import ConfigurationError
 from .._keys import load_private_key
 from .._signing import (
     KEY_HEADER,
@@ -164,17 +164,12 @@ def _signature_valid(public: PublicKey, signature: str, message: bytes) -> bool:
 
 
 def _public_key(key: object) -> PublicKey:
-    if isinstance(key, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
-        return key
     if isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         return key.public_key()
-    if isinstance(key, (str, bytes)) and b"PUBLIC KEY" in (
-        key.encode() if isinstance(key, str) else key
-    ):
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-        public = load_pem_public_key(key.encode() if isinstance(key, str) else key)
-        if isinstance(public, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
-            return public
-        raise ConfigurationError("only RSA and Ed25519 public keys can be registered")
+    if isinstance(key, str):
+        key = key.encode()
+    if isinstance(key, bytes) and b"PUBLIC KEY-----" in key:
+        key = load_pem_public_key(key)
+    if isinstance(key, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+        return key
     return load_private_key(key).public_key()
