@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,7 +116,22 @@ def pem_of(key: object, fmt: serialization.PrivateFormat) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())
 
 
-def bad_inputs(rsa_key: rsa.RSAPrivateKey) -> list[tuple[str, object, object, type, str]]:
+def self_signed_certificate(key: rsa.RSAPrivateKey) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kalshi-auth test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+
+
+def bad_inputs(rsa_key: rsa.RSAPrivateKey) -> list[tuple[str, object, object, type | None, str]]:
     """(name, private_key, password, error type, words the message must contain)."""
     pkcs1 = private_key_pem(rsa_key, encoding="pkcs1").decode()
     encrypted = private_key_pem(rsa_key, password=PASSWORD).decode()
@@ -129,6 +147,8 @@ def bad_inputs(rsa_key: rsa.RSAPrivateKey) -> list[tuple[str, object, object, ty
         serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),
     )
+    cert = self_signed_certificate(rsa_key)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     return [
         ("EC key object", keys["ec"], None, InvalidPrivateKeyError, "elliptic-curve"),
         (
@@ -156,13 +176,9 @@ def bad_inputs(rsa_key: rsa.RSAPrivateKey) -> list[tuple[str, object, object, ty
         ("Ed448", keys["ed448"], None, InvalidPrivateKeyError, "type Kalshi does not use"),
         ("public key object", rsa_key.public_key(), None, InvalidPrivateKeyError, "public key"),
         ("public key PEM", public_pem, None, InvalidPrivateKeyError, "public key"),
-        (
-            "certificate",
-            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-            None,
-            InvalidPrivateKeyError,
-            "certificate",
-        ),
+        ("certificate object", cert, None, InvalidPrivateKeyError, "certificate"),
+        ("certificate PEM", cert_pem, None, InvalidPrivateKeyError, "certificate"),
+        ("certificate and key in one file", cert_pem + pkcs1.encode(), None, None, ""),
         ("OpenSSH key", openssh, None, InvalidPrivateKeyError, "ssh-keygen"),
         ("RSA-1024", small, None, InvalidPrivateKeyError, "at least 2048"),
         ("RSA-1024 PEM", private_key_pem(small), None, InvalidPrivateKeyError, "at least 2048"),
@@ -214,6 +230,9 @@ def test_bad_keys_get_their_own_clear_error(rsa_key: rsa.RSAPrivateKey) -> None:
     cases = bad_inputs(rsa_key)
     messages = set()
     for name, source, password, error, words in cases:
+        if error is None:  # not an error after all: the case documents that it loads
+            assert signs_verifiably(KalshiAuth(KEY_ID, source), rsa_key.public_key()), name  # type: ignore[arg-type]
+            continue
         with pytest.raises(error) as caught:
             KalshiAuth(KEY_ID, source, password=password)  # type: ignore[arg-type]
         message = str(caught.value)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
+from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
@@ -346,6 +347,11 @@ def _wrong_object_message(obj: object) -> str:
             "a public key; signing needs the private key",
         ),
     ]
+    if isinstance(obj, x509.Certificate):
+        return (
+            "got a certificate, not a private key; pass the private key file Kalshi gave you "
+            "when the API key was created"
+        )
     for kind, name in kinds:
         if isinstance(obj, kind):
             return f"got {name}; Kalshi accepts RSA (2048 bits or more) and Ed25519 private keys"

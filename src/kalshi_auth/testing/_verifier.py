@@ -97,7 +97,9 @@ class KalshiVerifier:
     max_future_ms: int = 30_000
     clock_offset_ms: int = 0
     clock: Callable[[], int] = now_ms
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def now_ms(self) -> int:
         """The server's time in epoch milliseconds (its clock plus `clock_offset_ms`)."""
