@@ -96,10 +96,9 @@ ENCODED_PATHS = [
 
 @pytest.mark.parametrize("path", ENCODED_PATHS)
 def test_requests_percent_encoded_paths(
-    server: KalshiTestServer, credentials: dict[str, Credential], path: str
+    server: KalshiTestServer, credential: Credential, path: str
 ) -> None:
-    auth = credentials["rsa-pkcs1"].auth
-    response = requests.get(f"{server.base_url}{path}?q=1", auth=auth, timeout=10)
+    response = requests.get(f"{server.base_url}{path}?q=1", auth=credential.auth, timeout=10)
     echo = accepted(response)
     assert echo["query"] == "q=1"
 
@@ -168,9 +167,9 @@ def test_httpx_streamed_upload(server: KalshiTestServer, credential: Credential)
 
 @pytest.mark.parametrize("path", ENCODED_PATHS)
 def test_httpx_percent_encoded_paths(
-    server: KalshiTestServer, credentials: dict[str, Credential], path: str
+    server: KalshiTestServer, credential: Credential, path: str
 ) -> None:
-    with httpx.Client(auth=credentials["ed25519"].auth) as client:
+    with httpx.Client(auth=credential.auth) as client:
         echo = accepted(client.get(f"{server.base_url}{path}", params={"q": "1"}))
     assert echo["query"] == "q=1"
 
