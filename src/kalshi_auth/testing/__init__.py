@@ -7,13 +7,16 @@
         auth = KalshiAuth("my-key-id", key)
         requests.get(server.base_url + "/portfolio/balance", auth=auth).raise_for_status()
 
-The server and `KalshiVerifier` apply Kalshi's rules: the query string is not
-signed, RSA-PSS with any salt length or Ed25519, a timestamp no more than 10 s
-old or 30 s ahead, and Kalshi's own 401 bodies.
+`KalshiVerifier`, `KalshiTestServer` and `KalshiMockTransport` apply Kalshi's
+rules: the query string is not signed, RSA-PSS with any salt length or
+Ed25519, a timestamp no more than 10 s old or 30 s ahead, and Kalshi's own 401
+bodies. The pytest fixtures live in `kalshi_auth.testing.pytest_plugin`.
 """
 
+from ._endpoint import KalshiEndpoint, RecordedRequest
 from ._keypairs import generate_ed25519_key, generate_rsa_key, private_key_pem
-from ._server import KalshiTestServer, RecordedRequest
+from ._server import KalshiTestServer
+from ._transport import KalshiMockTransport
 from ._verifier import (
     INCORRECT_SIGNATURE,
     KEY_NOT_FOUND,
@@ -29,6 +32,8 @@ __all__ = [
     "KEY_NOT_FOUND",
     "SIGNATURE_MISSING",
     "TIMESTAMP_EXPIRED",
+    "KalshiEndpoint",
+    "KalshiMockTransport",
     "KalshiTestServer",
     "KalshiVerifier",
     "PublicKey",

@@ -5,32 +5,18 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from .._signing import signing_path
-from ._verifier import KalshiVerifier, Verdict
+from ._endpoint import KalshiEndpoint
+from ._verifier import KalshiVerifier
 
-__all__ = ["KalshiTestServer", "RecordedRequest"]
-
-API_PREFIX = "/trade-api/v2"
+__all__ = ["KalshiTestServer"]
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the server received it, with its verdict."""
-
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
-    verdict: Verdict
-
-
-class KalshiTestServer:
+class KalshiTestServer(KalshiEndpoint):
     """A threaded HTTP server on 127.0.0.1 that checks signatures by Kalshi's rules.
 
     Use it as a context manager. It reads the method and request-target from
@@ -39,7 +25,8 @@ class KalshiTestServer:
     with Kalshi's JSON bodies, and records every request in `requests`.
     Accepted requests get JSON: a balance at ``/trade-api/v2/portfolio/balance``,
     the exchange status at ``/trade-api/v2/exchange/status``, and an echo of the
-    request anywhere else.
+    request anywhere else. Set `clock_offset_ms` to shift its clock; its
+    ``Date`` header follows the shifted clock.
     """
 
     def __init__(
@@ -50,11 +37,7 @@ class KalshiTestServer:
         port: int = 0,
         verifier: KalshiVerifier | None = None,
     ) -> None:
-        self.verifier = verifier or KalshiVerifier()
-        for key_id, key in (keys or {}).items():
-            self.verifier.register(key_id, key)
-        self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
+        super().__init__(keys, verifier=verifier)
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -69,11 +52,7 @@ class KalshiTestServer:
     @property
     def base_url(self) -> str:
         """The origin plus Kalshi's REST prefix, ``/trade-api/v2``."""
-        return self.url + API_PREFIX
-
-    def register(self, key_id: str, key: object) -> None:
-        """Accept signatures by `key_id` made with `key` (public or private key, or PEM)."""
-        self.verifier.register(key_id, key)
+        return self.url + "/trade-api/v2"
 
     def start(self) -> KalshiTestServer:
         """Serve in a background thread."""
@@ -103,10 +82,6 @@ class KalshiTestServer:
     ) -> None:
         self.stop()
 
-    def _record(self, entry: RecordedRequest) -> None:
-        with self._lock:
-            self.requests.append(entry)
-
 
 def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -121,21 +96,14 @@ def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
                 return
             if not self.parse_request():
                 return
-            self._answer()
-            self.wfile.flush()
-
-        def _answer(self) -> None:
             # self.path may be rewritten by http.server (e.g. a leading '//'); the raw
             # request line is what the client signed against.
             method, target = self.raw_requestline.decode("latin-1").split(" ")[:2]
-            body = self._read_body()
-            headers = dict(self.headers.items())
-            verdict = server.verifier.verify(method, target, headers)
-            server._record(RecordedRequest(method, target, headers, body, verdict))
-            if not verdict.accepted:
-                self._send_json(401, verdict.body or {})
-                return
-            self._send_json(200, _route(method, target, body, verdict, server.verifier))
+            status, payload = server.handle(
+                method, target, dict(self.headers.items()), self._read_body()
+            )
+            self._send_json(status, payload)
+            self.wfile.flush()
 
         def _read_body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -161,7 +129,7 @@ def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
 
         def date_time_string(self, timestamp: float | None = None) -> str:
-            # The Date header follows the (possibly shifted) server clock, as clients
+            # The Date header follows the (possibly shifted) server clock: clients
             # measure their skew from it.
             if timestamp is None:
                 timestamp = server.verifier.now_ms() / 1000
@@ -171,22 +139,3 @@ def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
             pass  # requests are recorded in server.requests instead
 
     return Handler
-
-
-def _route(
-    method: str, target: str, body: bytes, verdict: Verdict, verifier: KalshiVerifier
-) -> dict[str, Any]:
-    path, _, query = target.partition("?")
-    if method == "GET" and path == f"{API_PREFIX}/portfolio/balance":
-        return {"balance": 100_000, "portfolio_value": 0, "updated_ts": verifier.now_ms() // 1000}
-    if method == "GET" and path == f"{API_PREFIX}/exchange/status":
-        return {"exchange_active": True, "trading_active": True}
-    return {
-        "method": method,
-        "target": target,
-        "path": signing_path(target),
-        "query": query,
-        "body_bytes": len(body),
-        "signed": verdict.message,
-        "key_id": verdict.key_id,
-    }

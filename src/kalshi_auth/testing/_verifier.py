@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
+import httpx
+import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -110,6 +112,13 @@ class KalshiVerifier:
         public = _public_key(key)
         with self._lock:
             self.keys = {**self.keys, key_id: public}
+
+    def verify_request(self, request: requests.PreparedRequest | httpx.Request) -> Verdict:
+        """Judge a requests ``PreparedRequest`` or an ``httpx.Request`` as it would be sent."""
+        if isinstance(request, httpx.Request):
+            target = request.url.raw_path.decode("ascii")
+            return self.verify(request.method, target, request.headers)
+        return self.verify(request.method or "GET", request.path_url, request.headers)
 
     def verify(self, method: str, target: str, headers: Mapping[str, str]) -> Verdict:
         """Judge a request from its method, raw request-target and headers."""

@@ -1,0 +1,80 @@
+"""What Kalshi's API does with a request, independent of how the request arrived."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._signing import signing_path
+from ._verifier import KalshiVerifier, Verdict
+
+__all__ = ["API_PREFIX", "KalshiEndpoint", "RecordedRequest"]
+
+API_PREFIX = "/trade-api/v2"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as it was received, with its verdict."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+    verdict: Verdict
+
+
+class KalshiEndpoint:
+    """Verifies, records and answers requests; the test server and transport are built on it."""
+
+    def __init__(
+        self, keys: Mapping[str, object] | None = None, *, verifier: KalshiVerifier | None = None
+    ) -> None:
+        self.verifier = verifier or KalshiVerifier()
+        for key_id, key in (keys or {}).items():
+            self.verifier.register(key_id, key)
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+
+    def register(self, key_id: str, key: object) -> None:
+        """Accept signatures by `key_id` made with `key` (public or private key, or PEM)."""
+        self.verifier.register(key_id, key)
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """How far the server's clock is ahead of this machine's (negative: behind)."""
+        return self.verifier.clock_offset_ms
+
+    @clock_offset_ms.setter
+    def clock_offset_ms(self, value: int) -> None:
+        self.verifier.clock_offset_ms = value
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """Verify and record one request; return the status and JSON body Kalshi would send."""
+        verdict = self.verifier.verify(method, target, headers)
+        with self._lock:
+            self.requests.append(RecordedRequest(method, target, dict(headers), body, verdict))
+        if not verdict.accepted:
+            return verdict.status, dict(verdict.body or {})
+        return 200, self._route(method, target, body, verdict)
+
+    def _route(self, method: str, target: str, body: bytes, verdict: Verdict) -> dict[str, Any]:
+        path, _, query = target.partition("?")
+        if method == "GET" and path == f"{API_PREFIX}/portfolio/balance":
+            now_s = self.verifier.now_ms() // 1000
+            return {"balance": 100_000, "portfolio_value": 0, "updated_ts": now_s}
+        if method == "GET" and path == f"{API_PREFIX}/exchange/status":
+            return {"exchange_active": True, "trading_active": True}
+        return {
+            "method": method,
+            "target": target,
+            "path": signing_path(target),
+            "query": query,
+            "body_bytes": len(body),
+            "signed": verdict.message,
+            "key_id": verdict.key_id,
+        }
