@@ -1,33 +1,175 @@
-"""The `kalshi-auth` command."""
+"""The `kalshi-auth` command.
+
+Exit codes: 0 success; 1 Kalshi (or the local demo server) rejected the
+request, or the key cannot be used; 2 usage or configuration error (bad
+arguments, missing environment variables, unreadable key); 3 the server
+could not be reached.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
+from ._auth import ENV_PASSWORD, KalshiAuth
+from ._check import DEMO_BASE_URL, PROD_BASE_URL, run_check
 from ._demo import run_demo
+from ._errors import KalshiAuthError
+from ._inspect import inspect_key
 from ._version import __version__
 
 __all__ = ["main"]
 
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return its exit code."""
-    parser = argparse.ArgumentParser(
-        prog="kalshi-auth", description="Sign and check requests to Kalshi's trading API."
+_ENV_HELP = (
+    "Credentials come from the environment: KALSHI_API_KEY_ID, and KALSHI_PRIVATE_KEY "
+    "(the PEM text) or KALSHI_PRIVATE_KEY_PATH, plus KALSHI_PRIVATE_KEY_PASSWORD for an "
+    "encrypted key."
+)
+_EXIT_HELP = (
+    "exit codes: 0 success, 1 rejected or key unusable, 2 usage or configuration error, "
+    "3 server unreachable"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _UsageError(Exception):
+    """A mistake in the command line or environment, reported in one line."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kalshi-auth",
+        description="Sign and check requests to Kalshi's trading API.",
+        epilog=_EXIT_HELP,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
     commands.add_parser(
         "demo",
         help="sign requests through requests and httpx against a local verifying server",
         description="With no account and no network: make throwaway keys, start a local "
         "server that verifies signatures as Kalshi does, and send signed requests through "
-        "requests and httpx. Exits 1 if any request is rejected.",
+        "requests and httpx. Prints what was signed and the verdict.",
+        epilog="exit codes: 0 every request verified, 1 one was rejected",
     )
+
+    headers = commands.add_parser(
+        "headers",
+        help="print the KALSHI-ACCESS-* headers for one request",
+        description="Print the three KALSHI-ACCESS-* headers for METHOD and URL, signed now "
+        f"(valid for a few seconds). {_ENV_HELP}",
+        epilog=_EXIT_HELP,
+    )
+    headers.add_argument("method", metavar="METHOD", help="GET, POST, DELETE, ...")
+    headers.add_argument(
+        "url",
+        metavar="URL",
+        help="an absolute URL, or a path such as /trade-api/v2/portfolio/balance",
+    )
+    style = headers.add_mutually_exclusive_group()
+    style.add_argument("--curl", action="store_true", help="print a ready-to-run curl command")
+    style.add_argument("--json", action="store_true", help="print the headers as JSON")
+
+    check = commands.add_parser(
+        "check",
+        help="make one signed request to Kalshi and explain any failure",
+        description="GET /trade-api/v2/portfolio/balance with the environment's credentials. "
+        "On success prints the balance; on failure, the cause and the fix. " + _ENV_HELP,
+        epilog=_EXIT_HELP,
+    )
+    target = check.add_mutually_exclusive_group()
+    target.add_argument("--prod", action="store_true", help=f"{PROD_BASE_URL} (the default)")
+    target.add_argument("--demo", action="store_true", help=DEMO_BASE_URL)
+    target.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="another REST base URL; /trade-api/v2 is added to a bare origin",
+    )
+
+    inspect = commands.add_parser(
+        "inspect-key",
+        help="tell what a key file holds and whether it can sign for Kalshi",
+        description="Print the key's encoding, type and size, the SHA-256 fingerprint of its "
+        "public key, and whether KalshiAuth can sign with it; for a key that will not load, "
+        "why and the command that fixes it. Never prints key material. An encrypted key is "
+        f"opened with {ENV_PASSWORD}.",
+        epilog="exit codes: 0 usable, 1 not usable, 2 file unreadable",
+    )
+    inspect.add_argument("path", metavar="PATH", help="the key file, or - for standard input")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return its exit code."""
+    parser = _build_parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return run_demo(sys.stdout)
+    try:
+        if args.command == "demo":
+            return run_demo(sys.stdout)
+        if args.command == "headers":
+            return _headers(args)
+        if args.command == "check":
+            base = DEMO_BASE_URL if args.demo else args.base_url or PROD_BASE_URL
+            return run_check(_auth_from_env(), base, sys.stdout, sys.stderr)
+        if args.command == "inspect-key":
+            return _inspect(args.path)
+    except (_UsageError, KalshiAuthError) as exc:
+        print(f"kalshi-auth: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     parser.print_help()
-    return 2
+    return EXIT_USAGE
+
+
+def _auth_from_env() -> KalshiAuth:
+    return KalshiAuth.from_env()
+
+
+def _headers(args: argparse.Namespace) -> int:
+    method = args.method.upper()
+    if not re.fullmatch(r"[A-Z]+", method):
+        raise _UsageError(f"METHOD must be a word such as GET or POST, not {args.method!r}")
+    if args.curl and not re.match(r"https?://", args.url):
+        raise _UsageError(
+            "--curl needs an absolute URL such as https://external-api.kalshi.com/..."
+        )
+    headers = _auth_from_env().headers(method, args.url)
+    if args.json:
+        print(json.dumps(headers, indent=2))
+    elif args.curl:
+        parts = ["curl", "-sS", "-X", method]
+        for name, value in headers.items():
+            parts += ["-H", f"{name}: {value}"]
+        print(" ".join(shlex.quote(part) for part in [*parts, args.url]))
+    else:
+        for name, value in headers.items():
+            print(f"{name}: {value}")
+    return EXIT_OK
+
+
+def _inspect(path: str) -> int:
+    if path == "-":
+        data, name = sys.stdin.buffer.read(), "KEY_FILE"
+    else:
+        try:
+            data, name = Path(path).read_bytes(), path
+        except OSError as exc:
+            raise _UsageError(f"cannot read {path!r}: {exc.strerror}") from None
+    report = inspect_key(data, password=os.environ.get(ENV_PASSWORD) or None, name=name)
+    print("\n".join(report.lines()))
+    return EXIT_OK if report.usable else EXIT_REJECTED

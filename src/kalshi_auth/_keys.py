@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 
 from ._errors import InvalidPrivateKeyError, PrivateKeyPasswordError
 
-__all__ = ["PrivateKey", "describe_key", "load_private_key"]
+__all__ = ["OPENSSH_TO_PKCS8", "PrivateKey", "describe_key", "load_private_key"]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
@@ -37,11 +37,18 @@ _LEGACY_HEADERS = re.compile(r"Proc-Type:\s*(\S+)\s+DEK-Info:\s*(\S+)\s*", re.IG
 _BASE64_RUN = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 
 _PRIVATE_LABELS = ("RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY")
-_TO_PKCS8 = "openssl pkcs8 -topk8 -nocrypt -in OLD_KEY -out kalshi-key.pem"
+# ssh-keygen -m PKCS8 silently keeps Ed25519 keys in OpenSSH format, and openssl cannot
+# read that format; cryptography converts both RSA and Ed25519.
+OPENSSH_TO_PKCS8 = (
+    'python3 -c "import sys; from cryptography.hazmat.primitives import serialization as s; '
+    "k = s.load_ssh_private_key(open(sys.argv[1], 'rb').read(), None); "
+    "sys.stdout.buffer.write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, "
+    's.NoEncryption()))" KEY_FILE > kalshi-key.pem'
+)
 _WRONG_LABEL_HELP = {
     "OPENSSH PRIVATE KEY": (
-        "it is an OpenSSH-format private key, which Kalshi does not issue; convert a copy "
-        "to PKCS#8 PEM with: ssh-keygen -p -N '' -m PKCS8 -f COPY_OF_KEY"
+        "it is an OpenSSH-format private key, which Kalshi does not issue; convert it to "
+        f"PKCS#8 PEM with: {OPENSSH_TO_PKCS8}"
     ),
     "EC PRIVATE KEY": (
         "it is an elliptic-curve (EC) key; Kalshi accepts only RSA (2048 bits or more) and "

@@ -1,0 +1,172 @@
+"""`kalshi-auth inspect-key`: what a key file is, and whether Kalshi signing can use it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from ._errors import KalshiAuthError, PrivateKeyPasswordError
+from ._keys import OPENSSH_TO_PKCS8, describe_key, load_private_key
+
+__all__ = ["KeyReport", "inspect_key", "public_key_fingerprint"]
+
+_ENCODINGS = {
+    "RSA PRIVATE KEY": "PKCS#1 PEM (BEGIN RSA PRIVATE KEY), as Kalshi's web UI downloads it",
+    "PRIVATE KEY": "PKCS#8 PEM (BEGIN PRIVATE KEY)",
+    "ENCRYPTED PRIVATE KEY": "encrypted PKCS#8 PEM (BEGIN ENCRYPTED PRIVATE KEY)",
+    "OPENSSH PRIVATE KEY": "OpenSSH private key (BEGIN OPENSSH PRIVATE KEY)",
+    "EC PRIVATE KEY": "SEC1 EC private key PEM (BEGIN EC PRIVATE KEY)",
+    "DSA PRIVATE KEY": "DSA private key PEM (BEGIN DSA PRIVATE KEY)",
+    "PUBLIC KEY": "public key PEM (BEGIN PUBLIC KEY)",
+    "RSA PUBLIC KEY": "PKCS#1 public key PEM (BEGIN RSA PUBLIC KEY)",
+    "CERTIFICATE": "X.509 certificate PEM (BEGIN CERTIFICATE)",
+}
+_NEW_KEY = "create a new API key in Kalshi's web UI (Account & Security > API Keys)"
+
+
+@dataclass
+class KeyReport:
+    """What `inspect_key` found. Holds no key material."""
+
+    encoding: str
+    key_type: str | None = None
+    fingerprint: str | None = None
+    usable: bool = False
+    problem: str | None = None
+    fix: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The report as `name: value` lines for a terminal."""
+        rows = [("encoding", self.encoding)]
+        if self.key_type:
+            rows.append(("type", self.key_type))
+        if self.fingerprint:
+            rows.append(("fingerprint", self.fingerprint))
+        rows.append(("usable", "yes: KalshiAuth can sign with it" if self.usable else "no"))
+        if self.problem:
+            rows.append(("problem", self.problem))
+        if self.fix:
+            rows.append(("fix", self.fix))
+        rows += [("note", note) for note in self.notes]
+        return [f"{name + ':':<13}{value}" for name, value in rows]
+
+
+def public_key_fingerprint(public: PublicKeyTypes) -> str:
+    """``sha256:`` + hex SHA-256 of the public key's DER SubjectPublicKeyInfo.
+
+    The same as ``openssl pkey -in KEY -pubout -outform DER | sha256sum``.
+    """
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") -> KeyReport:
+    """Describe the key in `data` (the bytes of a key file); `name` is used in fix commands."""
+    text = data.decode("utf-8", "replace")
+    label_match = re.search(r"-----\s*BEGIN ([A-Z0-9 ]+?)\s*-----", text.replace("\\n", "\n"))
+    label = label_match.group(1) if label_match else None
+    report = KeyReport(encoding=_encoding_of(data, text, label))
+    if "\\n" in text:
+        report.notes.append(
+            "the text holds literal \\n sequences (as a .env file stores it); "
+            "kalshi-auth repairs this, other tools may not"
+        )
+    try:
+        key = load_private_key(data, password=password)
+    except PrivateKeyPasswordError as exc:
+        report.problem = str(exc)
+        report.fix = (
+            "set KALSHI_PRIVATE_KEY_PASSWORD to the key's password"
+            if "encrypted" in str(exc) and "not encrypted" not in str(exc)
+            else "check KALSHI_PRIVATE_KEY_PASSWORD"
+        )
+        return report
+    except KalshiAuthError as exc:
+        report.problem = str(exc)
+        _describe_unusable(report, data, label, password, name)
+        return report
+    report.usable = True
+    report.key_type = f"{describe_key(key)} private key"
+    report.fingerprint = public_key_fingerprint(key.public_key())
+    return report
+
+
+def _encoding_of(data: bytes, text: str, label: str | None) -> str:
+    if label is not None:
+        encoding = _ENCODINGS.get(label, f"PEM ({label})")
+        if label == "RSA PRIVATE KEY" and "Proc-Type: 4,ENCRYPTED" in text:
+            encoding = "encrypted PKCS#1 PEM (Proc-Type: 4,ENCRYPTED)"
+        return encoding
+    if text.startswith(("ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-")):
+        return "OpenSSH public key"
+    if data.startswith(b"\x30"):
+        return "DER (binary)"
+    return "unrecognized: not PEM, DER or OpenSSH"
+
+
+def _describe_unusable(
+    report: KeyReport, data: bytes, label: str | None, password: str | None, name: str
+) -> None:
+    """Fill in the type, fingerprint and fix of a key that KalshiAuth refused."""
+    quoted = shlex.quote(name)
+    pw = password.encode() if password else None
+    public: PublicKeyTypes | None = None
+    try:
+        if label == "OPENSSH PRIVATE KEY":
+            ssh_key = serialization.load_ssh_private_key(data, pw)
+            report.key_type = f"{_kind(ssh_key)} private key"
+            public = ssh_key.public_key()
+            report.fix = OPENSSH_TO_PKCS8.replace("KEY_FILE", quoted)
+            report.problem = "it is an OpenSSH-format private key; Kalshi signing needs PEM"
+        elif label in ("PUBLIC KEY", "RSA PUBLIC KEY") or (label is None and data[:4] == b"ssh-"):
+            public = (
+                serialization.load_ssh_public_key(data)
+                if label is None
+                else serialization.load_pem_public_key(data)
+            )
+            report.key_type = f"{_kind(public)} public key"
+        elif label == "CERTIFICATE":
+            public = x509.load_pem_x509_certificate(data).public_key()
+            report.key_type = f"certificate for a {_kind(public)} key"
+        elif label in ("EC PRIVATE KEY", "DSA PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY"):
+            other = serialization.load_pem_private_key(data, pw)
+            report.key_type = f"{_kind(other)} private key"
+            public = other.public_key()
+    except (ValueError, TypeError):
+        public = None  # damaged beyond describing: the problem line says why
+    if public is not None:
+        report.fingerprint = public_key_fingerprint(public)
+    if report.fix is None:
+        if report.key_type and (
+            "public key" in report.key_type or "certificate" in report.key_type
+        ):
+            report.fix = (
+                "use the private key file saved when the API key was created; Kalshi cannot "
+                f"show it again, so if it is lost, {_NEW_KEY}"
+            )
+        elif report.key_type:
+            report.fix = _NEW_KEY
+        else:
+            report.fix = "copy the whole key file Kalshi gave you again, from BEGIN to END"
+
+
+def _kind(key: object) -> str:
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return "Ed25519"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return f"EC ({key.curve.name})"
+    if isinstance(key, (dsa.DSAPrivateKey, dsa.DSAPublicKey)):
+        return "DSA"
+    return type(key).__name__
