@@ -1,7 +1,7 @@
 """Set up and run the project with nothing but Python and pip.
 
     python3 dev.py demo   # create .venv, install, run `kalshi-auth demo`
-    python3 dev.py test   # create .venv, install dev tools, lint, type-check, test
+    python3 dev.py test   # create .venv, install dev tools, lint, type-check, docs, test
 
 Each command creates `.venv` beside this file if it is missing and reinstalls
 only when `pyproject.toml` changed, so a second run starts at once.
@@ -54,6 +54,8 @@ def test() -> None:
     run(PYTHON, "-m", "ruff", "check", "src", "tests", "dev.py")
     run(PYTHON, "-m", "ruff", "format", "--check", "src", "tests", "dev.py")
     run(PYTHON, "-m", "mypy", "--strict", "src", "tests")
+    os.environ["NO_MKDOCS_2_WARNING"] = "1"  # mkdocs-material's end-of-life banner
+    run(PYTHON, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", VENV / "site")
     run(PYTHON, "-m", "pytest", *sys.argv[2:])
 
 

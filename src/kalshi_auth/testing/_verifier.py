@@ -40,7 +40,7 @@ __all__ = [
 PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 ErrorBody: TypeAlias = dict[str, Any]
 
-# The bodies Kalshi's server sends with its 401s (see docs/why.md for sources).
+# The bodies Kalshi's server sends with its 401s (docs/troubleshooting.md).
 TIMESTAMP_EXPIRED: ErrorBody = {
     "error": {"code": "header_timestamp_expired", "message": "header timestamp expired"}
 }
