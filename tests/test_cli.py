@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from kalshi_auth._inspect import public_key_fingerprint
-from kalshi_auth.testing import KalshiTestServer, generate_rsa_key, private_key_pem
+from kalshi_auth.testing import (
+    TIMESTAMP_EXPIRED,
+    KalshiTestServer,
+    KalshiVerifier,
+    Verdict,
+    generate_rsa_key,
+    private_key_pem,
+)
 
 from .conftest import PASSWORD, assert_no_key_material
 from .test_keys import self_signed_certificate
@@ -149,17 +157,43 @@ def test_check_unknown_key_id(rsa_key: rsa.RSAPrivateKey) -> None:
     assert "demo key fails on production" in done.stdout
 
 
+def reported_offset(stdout: str) -> int:
+    return int(stdout.split("about ", 1)[1].split(maxsplit=1)[0])
+
+
 @pytest.mark.parametrize(("offset_s", "side"), [(120, "behind"), (-120, "ahead of")])
-def test_check_clock_skew(rsa_key: rsa.RSAPrivateKey, offset_s: int, side: str) -> None:
+def test_check_reports_skew_that_the_resend_rescued(
+    rsa_key: rsa.RSAPrivateKey, offset_s: int, side: str
+) -> None:
     with KalshiTestServer({KEY_ID: rsa_key}) as server:
         server.clock_offset_ms = offset_s * 1000
         done = run("check", "--base-url", server.base_url, env=creds(rsa_key))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK:" in done.stdout
+    assert "rejected the first attempt's timestamp" in done.stdout
+    assert abs(reported_offset(done.stdout) - abs(offset_s)) <= 2, done.stdout
+    assert f"s {side} the server's" in done.stdout
+    assert "sync the clock" in done.stdout
+    assert [r.verdict.accepted for r in server.requests] == [False, True]
+
+
+class AlwaysExpired(KalshiVerifier):
+    """A server whose clock check always fails, whatever the timestamp."""
+
+    def verify(self, method: str, target: str, headers: Mapping[str, str]) -> Verdict:
+        return Verdict(False, "always expired", TIMESTAMP_EXPIRED)
+
+
+def test_check_clock_skew_not_rescued(rsa_key: rsa.RSAPrivateKey) -> None:
+    verifier = AlwaysExpired(clock_offset_ms=-90_000)
+    with KalshiTestServer(verifier=verifier) as server:
+        done = run("check", "--base-url", server.base_url, env=creds(rsa_key))
     assert done.returncode == 1
     assert "timestamp as expired" in done.stdout
-    reported = done.stdout.split("about ", 1)[1].split()[0]
-    assert abs(int(reported) - abs(offset_s)) <= 2, done.stdout
-    assert f"s {side} the server's" in done.stdout
+    assert abs(reported_offset(done.stdout) - 90) <= 2, done.stdout
+    assert "s ahead of the server's" in done.stdout
     assert "sync this machine's clock" in done.stdout
+    assert len(server.requests) == 2  # one re-send, never a loop
 
 
 def test_check_unreachable(rsa_key: rsa.RSAPrivateKey) -> None:

@@ -143,7 +143,8 @@ def test_server_clock_shift_and_extra_keys(rsa_key: rsa.RSAPrivateKey) -> None:
             "trading_active": True,
         }
         server.clock_offset_ms = -60_000
-        assert requests.get(url, auth=auth, timeout=10).json() == TIMESTAMP_EXPIRED
+        stale = requests.get(url, headers=auth.headers("GET", url), timeout=10)
+        assert (stale.status_code, stale.json()) == (401, TIMESTAMP_EXPIRED)
 
 
 def test_mock_transport_sync_and_async(rsa_key: rsa.RSAPrivateKey) -> None:

@@ -140,7 +140,8 @@ def test_server_records_and_dates_by_its_shifted_clock(rsa_key: rsa.RSAPrivateKe
     auth = KalshiAuth("key-1", rsa_key)
     with KalshiTestServer({"key-1": rsa_key}) as server:
         server.verifier.clock_offset_ms = 3_600_000
-        response = requests.get(server.base_url + "/portfolio/balance", auth=auth, timeout=10)
+        url = server.base_url + "/portfolio/balance"
+        response = requests.get(url, headers=auth.headers("GET", url), timeout=10)
         assert response.status_code == 401
         assert response.json() == TIMESTAMP_EXPIRED
         served = parsedate_to_datetime(response.headers["Date"]).timestamp() * 1000

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import requests
 import requests.auth
+from cryptography.hazmat.primitives import serialization
 
+from ._clock import date_header_ms, is_timestamp_expired
 from ._errors import ConfigurationError, InvalidKeyIdError, KalshiAuthError
 from ._keys import PrivateKey, describe_key, load_private_key
+from ._redirects import planned_redirect, strip_access_headers
+from ._scope import DEFAULT_HOSTS, HostScope, origin_of
 from ._signing import (
+    KEY_HEADER,
     Signer,
     access_headers,
     now_ms,
@@ -22,9 +29,6 @@ from ._signing import (
     target_of,
     timestamp_text,
 )
-
-if TYPE_CHECKING:
-    from requests import PreparedRequest
 
 __all__ = ["KalshiAuth"]
 
@@ -35,6 +39,14 @@ ENV_PRIVATE_KEY = "KALSHI_PRIVATE_KEY"
 ENV_PRIVATE_KEY_PATH = "KALSHI_PRIVATE_KEY_PATH"
 ENV_PASSWORD = "KALSHI_PRIVATE_KEY_PASSWORD"  # noqa: S105 (a variable name)
 
+# Per-request state that httpx carries from a request to its redirect hops.
+_HTTPX_STATE = "kalshi_auth"
+_WARNED_LIMIT = 1024
+
+Clock = Callable[[], int]
+HttpxHook = Callable[[httpx.Request], None]
+AsyncHttpxHook = Callable[[httpx.Request], Awaitable[None]]
+
 
 class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
     """Signs each request for Kalshi's API with the three ``KALSHI-ACCESS-*`` headers.
@@ -42,8 +54,8 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
     Use it as ``auth=`` on any requests call or ``Session`` and on any httpx
     ``Client`` or ``AsyncClient``. It signs the final request: the method and
     the path exactly as they go on the wire, after ``params`` are merged and a
-    ``base_url`` is applied. One instance is safe to share across threads and
-    asyncio tasks.
+    ``base_url`` is applied. One instance is safe to share across threads,
+    asyncio tasks and forked processes.
 
     Args:
         key_id: the API key id Kalshi shows next to the key (a UUID).
@@ -54,6 +66,12 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         include_query: also sign ``?`` + the query string. Kalshi's server does
             **not** sign the query and rejects such signatures; this exists only
             for servers that follow the older third-party guides.
+        hosts: the hosts to sign for: names (each with its subdomains), IP
+            addresses or networks, or ``"*"`` for any. Requests to other hosts
+            go out unsigned, with a warning logged once per host. The default is
+            Kalshi's API domains and loopback.
+        clock: returns the time in epoch milliseconds (default: the system
+            clock). An offset learned from Kalshi's ``Date`` header is added.
     """
 
     # The body is never signed: httpx need not read it, so streaming uploads stay streamed.
@@ -67,21 +85,35 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         *,
         password: str | bytes | None = None,
         include_query: bool = False,
+        hosts: str | Iterable[str] = DEFAULT_HOSTS,
+        clock: Clock = now_ms,
     ) -> None:
         self._key_id = _checked_key_id(key_id)
-        key = load_private_key(private_key, password=password)
-        self._key_type = describe_key(key)
-        self._sign = Signer(key)
+        self._key = load_private_key(private_key, password=password)
+        self._key_type = describe_key(self._key)
+        self._sign = Signer(self._key)
         self._include_query = include_query
+        self._hosts = HostScope(hosts)
+        if not callable(clock):
+            raise ConfigurationError("clock must be a callable returning epoch milliseconds")
+        self._clock = clock
+        self._offset_ms = 0
+        self._warned: set[str] = set()
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, include_query: bool = False
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        include_query: bool = False,
+        hosts: str | Iterable[str] = DEFAULT_HOSTS,
+        clock: Clock = now_ms,
     ) -> KalshiAuth:
         """Build from ``KALSHI_API_KEY_ID`` and ``KALSHI_PRIVATE_KEY`` or ``..._PATH``.
 
         ``KALSHI_PRIVATE_KEY_PASSWORD`` is read for an encrypted key. `environ`
-        replaces ``os.environ`` (for example a dict from a dotenv loader).
+        replaces ``os.environ`` (for example a dict from a dotenv loader). The
+        options are those of the constructor.
         """
         env = os.environ if environ is None else environ
         key_id = env.get(ENV_KEY_ID, "").strip()
@@ -110,6 +142,8 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
                 source,
                 password=env.get(ENV_PASSWORD) or None,
                 include_query=include_query,
+                hosts=hosts,
+                clock=clock,
             )
         except KalshiAuthError as exc:
             raise type(exc)(f"{variable}: {exc}") from None
@@ -124,6 +158,15 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         """The key's type, e.g. ``RSA-2048`` or ``Ed25519``."""
         return self._key_type
 
+    @property
+    def clock_offset_ms(self) -> int:
+        """How far Kalshi's clock is ahead of `clock`, as learned from a rejected timestamp.
+
+        0 until Kalshi answers ``header_timestamp_expired``; then every
+        timestamp is corrected by it.
+        """
+        return self._offset_ms
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(key_id={self._key_id!r}, key_type={self._key_type!r}, "
@@ -132,6 +175,32 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
 
     __str__ = __repr__
 
+    def __getstate__(self) -> dict[str, Any]:
+        # cryptography keys do not pickle; carry the key as DER. The pickle holds the key.
+        der = self._key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return {
+            "key_id": self._key_id,
+            "key_der": der,
+            "include_query": self._include_query,
+            "hosts": self._hosts.entries,
+            "clock": self._clock,
+            "offset_ms": self._offset_ms,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["key_id"],
+            serialization.load_der_private_key(state["key_der"], None),
+            include_query=state["include_query"],
+            hosts=state["hosts"],
+            clock=state["clock"],
+        )
+        self._offset_ms = state["offset_ms"]
+
     def headers(
         self, method: str, url_or_path: str, *, timestamp_ms: int | None = None
     ) -> dict[str, str]:
@@ -139,21 +208,199 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
 
         For websockets, aiohttp, curl and the like. `url_or_path` is an absolute
         URL or a path such as ``/trade-api/ws/v2``; the query, if any, is
-        treated as in every other request.
+        treated as in every other request. Signs whatever the host: you asked.
         """
-        timestamp = timestamp_text(now_ms() if timestamp_ms is None else timestamp_ms)
-        return self._signed_headers(timestamp, method, target_of(url_or_path))
+        ms = self._now() if timestamp_ms is None else timestamp_ms
+        return self._signed_headers(timestamp_text(ms), method, target_of(url_or_path))
 
-    def __call__(self, r: PreparedRequest) -> PreparedRequest:
+    # --- requests ---------------------------------------------------------------------------
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """requests hook: sign the prepared request (``params`` already merged)."""
-        r.headers.update(self._signed_headers(str(now_ms()), r.method or "GET", r.path_url))
+        hooks = r.hooks["response"]
+        if self._sign_requests(r) and self._on_requests_response not in hooks:
+            hooks.append(self._on_requests_response)
         return r
+
+    def _sign_requests(self, r: requests.PreparedRequest) -> bool:
+        parts = urlsplit(r.url or "")
+        if not self._in_scope(parts.hostname or ""):
+            strip_access_headers(r.headers)
+            return False
+        # PreparedRequest.path_url, which requests sends, without parsing the URL twice.
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        r.headers.update(self._signed_headers(str(self._now()), r.method or "GET", target))
+        return True
+
+    def _on_requests_response(self, r: requests.Response, **kwargs: Any) -> requests.Response:
+        """requests response hook: sign or strip redirect hops; re-send once on clock skew."""
+        request = r.request
+        if request.headers.get(KEY_HEADER) != self._key_id:
+            return r
+        if r.is_redirect:
+            self._prepare_requests_redirect(r)
+            return r
+        if (
+            r.status_code == 401
+            and isinstance(request.body, (bytes, str, type(None)))
+            and self._learn_clock(r.headers.get("Date"), r.content)
+        ):
+            r.close()
+            self._sign_requests(request)
+            retry: requests.Response = r.connection.send(request, **kwargs)
+            retry.history.append(r)
+            retry.request = request
+            if retry.is_redirect:
+                self._prepare_requests_redirect(retry)
+            return retry
+        return r
+
+    def _prepare_requests_redirect(self, r: requests.Response) -> None:
+        # requests builds the next hop by copying r.request, headers included: leave there
+        # the headers that hop needs, signed for its own method and path, or none at all.
+        hop = planned_redirect(r)
+        if hop is None:
+            return
+        origin = origin_of(str(hop.url))
+        if origin == origin_of(str(r.request.url)) and self._in_scope(origin[1]):
+            r.request.headers.update(
+                self._signed_headers(str(self._now()), hop.method or "GET", hop.path_url)
+            )
+        else:
+            strip_access_headers(r.request.headers)
+
+    # --- httpx ------------------------------------------------------------------------------
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """httpx hook: sign the request from its raw, still percent-encoded target."""
-        target = request.url.raw_path.decode("ascii")
-        request.headers.update(self._signed_headers(str(now_ms()), request.method, target))
+        self._sign_httpx(request)
         yield request
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx ``Client`` flow: sign; re-send once if Kalshi rejects the clock."""
+        if not self._sign_httpx(request):
+            yield request
+            return
+        response = yield request
+        if self._may_resend_httpx(request, response):
+            response.read()
+            if self._learn_clock(response.headers.get("Date"), response.content):
+                self._sign_httpx(request)
+                response = yield request
+        self._check_httpx_redirects(request, response)
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """httpx ``AsyncClient`` flow: sign; re-send once if Kalshi rejects the clock."""
+        if not self._sign_httpx(request):
+            yield request
+            return
+        response = yield request
+        if self._may_resend_httpx(request, response):
+            await response.aread()
+            if self._learn_clock(response.headers.get("Date"), response.content):
+                self._sign_httpx(request)
+                response = yield request
+        self._check_httpx_redirects(request, response)
+
+    def httpx_event_hooks(self) -> dict[str, list[HttpxHook]]:
+        """``event_hooks=`` for an httpx ``Client`` that follows redirects.
+
+        httpx follows redirects inside the auth flow, out of its sight, and
+        copies every custom header to the next hop. This request hook signs
+        each same-origin hop for its own method and path and strips the
+        ``KALSHI-ACCESS-*`` headers from hops to any other origin.
+        """
+        return {"request": [self._on_httpx_hop]}
+
+    def httpx_async_event_hooks(self) -> dict[str, list[AsyncHttpxHook]]:
+        """The same as `httpx_event_hooks`, for an ``AsyncClient``."""
+
+        async def on_hop(request: httpx.Request) -> None:
+            self._on_httpx_hop(request)
+
+        return {"request": [on_hop]}
+
+    def _sign_httpx(self, request: httpx.Request) -> bool:
+        url = request.url
+        if not self._in_scope(url.host):
+            strip_access_headers(request.headers)
+            return False
+        target = url.raw_path.decode("ascii")
+        request.headers.update(self._signed_headers(str(self._now()), request.method, target))
+        request.extensions[_HTTPX_STATE] = {
+            "origin": _httpx_origin(url),
+            "signed": (request.method, target),
+        }
+        return True
+
+    def _on_httpx_hop(self, request: httpx.Request) -> None:
+        state = request.extensions.get(_HTTPX_STATE)
+        if state is None:
+            return  # not a request this object signed
+        state["hooked"] = True
+        if _httpx_origin(request.url) != state["origin"]:
+            strip_access_headers(request.headers)
+        elif (request.method, request.url.raw_path.decode("ascii")) != state["signed"]:
+            self._sign_httpx(request)
+
+    def _may_resend_httpx(self, request: httpx.Request, response: httpx.Response) -> bool:
+        # Only a body held in memory can be sent twice; a streamed upload cannot.
+        return response.status_code == 401 and isinstance(request.stream, httpx.ByteStream)
+
+    def _check_httpx_redirects(self, request: httpx.Request, response: httpx.Response) -> None:
+        state = request.extensions.get(_HTTPX_STATE)
+        redirected = any(hop.is_redirect for hop in response.history)
+        if redirected and state is not None and not state.get("hooked"):
+            self._warn_once(
+                "httpx-redirects",
+                "httpx followed a redirect without KalshiAuth's event hooks: the hop carried "
+                "the first request's KALSHI-ACCESS-* headers, whatever its origin. Create the "
+                "client with event_hooks=auth.httpx_event_hooks() (httpx_async_event_hooks() "
+                "for AsyncClient), or leave follow_redirects off",
+            )
+
+    # --- shared -----------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return self._clock() + self._offset_ms
+
+    def _in_scope(self, host: str) -> bool:
+        if host in self._hosts:
+            return True
+        self._warn_once(
+            host,
+            f"not signing a request to {host!r}: it is outside KalshiAuth(hosts=...), which "
+            f"is {list(self._hosts.entries)!r}; add the host to hosts= to sign for it",
+        )
+        return False
+
+    def _warn_once(self, topic: str, message: str) -> None:
+        # A set without a lock: a rare duplicate warning beats a lock held across fork().
+        if topic not in self._warned and len(self._warned) < _WARNED_LIMIT:
+            self._warned.add(topic)
+            logger.warning("%s", message)
+
+    def _learn_clock(self, date: str | None, body: bytes) -> bool:
+        """On Kalshi's ``header_timestamp_expired``, adopt the server's clock; True if learned."""
+        if not is_timestamp_expired(body):
+            return False
+        server_ms = date_header_ms(date)
+        if server_ms is None:
+            logger.warning("Kalshi rejected the timestamp, and sent no Date header to correct it")
+            return False
+        self._offset_ms = server_ms - self._clock()
+        side = "behind" if self._offset_ms > 0 else "ahead of"
+        logger.warning(
+            "Kalshi rejected the timestamp: this machine's clock is about %.0f s %s Kalshi's. "
+            "Signing with Kalshi's time from now on and re-sending once; sync the clock.",
+            abs(self._offset_ms) / 1000,
+            side,
+        )
+        return True
 
     def _signed_headers(self, timestamp: str, method: str, target: str) -> dict[str, str]:
         method = method.upper()
@@ -162,6 +409,11 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("signed %s %s at %s", method, path, timestamp)
         return access_headers(self._key_id, timestamp, signature)
+
+
+def _httpx_origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    scheme = url.scheme
+    return scheme, url.host, url.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _checked_key_id(key_id: object) -> str:

@@ -17,6 +17,7 @@ PROD_BASE_URL = "https://external-api.kalshi.com/trade-api/v2"
 DEMO_BASE_URL = "https://external-api.demo.kalshi.co/trade-api/v2"
 BALANCE_PATH = "/portfolio/balance"
 _SKEW_WORTH_NOTING_S = 2.0
+_SYNC_CLOCK = "for example `sudo timedatectl set-ntp true`, or `sudo chronyc makestep`"
 
 
 def rest_base_url(url: str) -> str:
@@ -72,8 +73,7 @@ def diagnose(  # noqa: PLR0911 (one return per cause reads best)
         return (
             f"Kalshi rejected the timestamp as expired: {measured}. Kalshi accepts only a few "
             "seconds of difference.",
-            "sync this machine's clock (for example `sudo timedatectl set-ntp true`, or "
-            "`sudo chronyc makestep`)",
+            f"sync this machine's clock ({_SYNC_CLOCK})",
         )
     if status == 401 and code == "signature_is_missing_from_headers":
         return (
@@ -116,7 +116,15 @@ def run_check(auth: KalshiAuth, base_url: str, out: TextIO, err: TextIO) -> int:
         cents = body.get("balance")
         balance = f"${cents / 100:,.2f}" if isinstance(cents, int) else repr(cents)
         out.write(f"OK: {host} accepted the signature. Balance: {balance}\n")
-        if offset is not None and abs(offset) >= _SKEW_WORTH_NOTING_S:
+        rescued = any(hop.status_code == 401 for hop in response.history)
+        if rescued:
+            offset = auth.clock_offset_ms / 1000
+            out.write(
+                f"Warning: Kalshi rejected the first attempt's timestamp: {describe_offset(offset)}"
+                ". kalshi-auth re-sent it with Kalshi's time, but sync the clock: "
+                f"{_SYNC_CLOCK}.\n"
+            )
+        elif offset is not None and abs(offset) >= _SKEW_WORTH_NOTING_S:
             out.write(f"Warning: {describe_offset(offset)}; sync it before it causes 401s.\n")
         return 0
     cause, fix = diagnose(response.status_code, body, key_id=auth.key_id, host=host, offset=offset)
