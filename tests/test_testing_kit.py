@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -201,3 +202,36 @@ def test_bad(kalshi_server, kalshi_rsa_key, kalshi_auth):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*401*"])
+
+
+def raw_exchange(server: KalshiTestServer, data: bytes) -> bytes:
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_server_answers_malformed_requests_with_400() -> None:
+    with KalshiTestServer() as server:
+        assert raw_exchange(server, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+        no_colon = b"GET / HTTP/1.1\r\nBroken header\r\n\r\n"
+        assert raw_exchange(server, no_colon).startswith(b"HTTP/1.1 400 ")
+        # HTTP/1.0 without keep-alive: answered, then closed (raw_exchange reads to EOF).
+        answer = raw_exchange(server, b"GET /x HTTP/1.0\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 401 ")
+        assert b"Connection: close" in answer
+        assert b"signature_is_missing_from_headers" in answer
+    assert [r.target for r in server.requests] == ["/x"]
+
+
+def test_server_head_and_keep_alive(rsa_key: rsa.RSAPrivateKey) -> None:
+    auth = KalshiAuth(KEY_ID, rsa_key)
+    with KalshiTestServer({KEY_ID: rsa_key}) as server, requests.Session() as session:
+        session.auth = auth
+        head = session.head(f"{server.base_url}/exchange/status")
+        assert head.status_code == 200
+        assert head.content == b""
+        assert session.get(f"{server.base_url}/exchange/status").json()["exchange_active"]

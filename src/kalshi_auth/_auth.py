@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import string
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,12 @@ ENV_PRIVATE_KEY = "KALSHI_PRIVATE_KEY"
 ENV_PRIVATE_KEY_PATH = "KALSHI_PRIVATE_KEY_PATH"
 ENV_PASSWORD = "KALSHI_PRIVATE_KEY_PASSWORD"  # noqa: S105 (a variable name)
 
+# Kalshi key ids are UUIDs; anything outside these would corrupt or misstate the header.
+_KEY_ID_CHARS = frozenset(string.ascii_letters + string.digits + "-._~")
 # Per-request state that httpx carries from a request to its redirect hops.
 _HTTPX_STATE = "kalshi_auth"
 _WARNED_LIMIT = 1024
+_CLOCKS_AGREE_MS = 2_000
 
 Clock = Callable[[], int]
 HttpxHook = Callable[[httpx.Request], None]
@@ -116,7 +120,7 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         options are those of the constructor.
         """
         env = os.environ if environ is None else environ
-        key_id = env.get(ENV_KEY_ID, "").strip()
+        key_id = env.get(ENV_KEY_ID, "").strip().strip("\"'").strip()  # .env quotes kept
         if not key_id:
             raise ConfigurationError(
                 f"{ENV_KEY_ID} is not set: set it to the API key id shown in Kalshi's web UI "
@@ -392,12 +396,22 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         if server_ms is None:
             logger.warning("Kalshi rejected the timestamp, and sent no Date header to correct it")
             return False
-        self._offset_ms = server_ms - self._clock()
-        side = "behind" if self._offset_ms > 0 else "ahead of"
+        offset_ms = server_ms - self._clock()
+        if abs(offset_ms) < _CLOCKS_AGREE_MS:
+            # The Date header has one-second resolution: the clocks agree, so the request
+            # was delayed between signing and arrival. A fresh signature is the remedy.
+            logger.warning(
+                "Kalshi rejected the timestamp although the clocks agree: the request was "
+                "delayed after it was signed (a slow connection or a long queue). Re-sending "
+                "once with a fresh signature."
+            )
+            return True
+        self._offset_ms = offset_ms
+        side = "behind" if offset_ms > 0 else "ahead of"
         logger.warning(
             "Kalshi rejected the timestamp: this machine's clock is about %.0f s %s Kalshi's. "
             "Signing with Kalshi's time from now on and re-sending once; sync the clock.",
-            abs(self._offset_ms) / 1000,
+            abs(offset_ms) / 1000,
             side,
         )
         return True
@@ -430,12 +444,12 @@ def _checked_key_id(key_id: object) -> str:
             "key_id looks like a private key, not a key id; call KalshiAuth(key_id, private_key) "
             "with the key id first"
         )
-    bad = next((c for c in key_id if c.isspace() or not c.isprintable() or ord(c) > 126), None)
+    bad = next((c for c in key_id if c not in _KEY_ID_CHARS), None)
     if bad is not None:
-        where = "at its start or end" if key_id.strip() != key_id else "inside it"
+        where = "at its start or end" if bad in (key_id[0], key_id[-1]) else "inside it"
         raise InvalidKeyIdError(
             f"key_id contains {bad!r} {where}; a key id is a UUID such as "
-            "'a952bcbe-ec3b-4b5b-b8f9-11dae589608c': remove whitespace and control "
-            "characters (a trailing newline from a file or .env is the usual cause)"
+            "'a952bcbe-ec3b-4b5b-b8f9-11dae589608c': remove whitespace, quotes and control "
+            "characters (a trailing newline or quotes from a file or .env are the usual cause)"
         )
     return key_id

@@ -1,23 +1,36 @@
-"""A real HTTP server on loopback that verifies every request as Kalshi's server does."""
+"""A real HTTP server on loopback that verifies every request as Kalshi's server does.
+
+One asyncio event loop in a background thread serves every connection. A
+thread per connection (http.server) lets a busy test process starve a
+connection for seconds under the GIL, long enough for a signed timestamp to
+expire; an event loop answers in arrival order.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Mapping
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from types import TracebackType
-from typing import Any
 
-from ._endpoint import KalshiEndpoint
+from ._endpoint import API_PREFIX, KalshiEndpoint
 from ._verifier import KalshiVerifier
 
 __all__ = ["KalshiTestServer"]
 
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+class _BadRequestError(Exception):
+    """The client sent something that is not HTTP/1.1; answered 400, connection closed."""
+
 
 class KalshiTestServer(KalshiEndpoint):
-    """A threaded HTTP server on 127.0.0.1 that checks signatures by Kalshi's rules.
+    """An HTTP/1.1 server on 127.0.0.1 that checks signatures by Kalshi's rules.
 
     Use it as a context manager. It reads the method and request-target from
     the raw request line (nothing decoded or normalized), verifies the
@@ -38,38 +51,56 @@ class KalshiTestServer(KalshiEndpoint):
         verifier: KalshiVerifier | None = None,
     ) -> None:
         super().__init__(keys, verifier=verifier)
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._host = host
+        self._port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._address: tuple[str, int] | None = None
 
     @property
     def url(self) -> str:
         """The server's origin, e.g. ``http://127.0.0.1:54321``."""
-        host, port = self._httpd.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        return f"http://{host}:{port}"
+        if self._address is None:
+            raise RuntimeError("the server is not running: use it as a context manager")
+        host, port = self._address
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     @property
     def base_url(self) -> str:
         """The origin plus Kalshi's REST prefix, ``/trade-api/v2``."""
-        return self.url + "/trade-api/v2"
+        return self.url + API_PREFIX
 
     def start(self) -> KalshiTestServer:
-        """Serve in a background thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, name="kalshi-test-server", daemon=True
-            )
-            self._thread.start()
+        """Serve in a background thread; return once the port is bound."""
+        if self._thread is not None:
+            return self
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=loop.run_forever, name="kalshi-test-server", daemon=True
+        )
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(
+                self._serve_connection, self._host, self._port, backlog=1024, limit=_MAX_LINE
+            ),
+            loop,
+        ).result()
+        self._address = self._server.sockets[0].getsockname()[:2]
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._httpd.server_close()
+        """Close every connection, stop serving and join the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+        self._loop = self._thread = self._server = None
 
     def __enter__(self) -> KalshiTestServer:
         return self.start()
@@ -82,60 +113,99 @@ class KalshiTestServer(KalshiEndpoint):
     ) -> None:
         self.stop()
 
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
 
-def _handler_for(server: KalshiTestServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "kalshi-auth-test-server"
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            while await self._serve_request(reader, writer):
+                pass
+        except (_BadRequestError, ValueError, asyncio.IncompleteReadError):
+            writer.write(_response(400, b"{}", keep_alive=False, date=self._date()))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
 
-        def handle_one_request(self) -> None:
-            # Dispatch every method to one place instead of do_GET, do_POST, ...
-            self.raw_requestline = self.rfile.readline(65537)
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if not self.parse_request():
-                return
-            # self.path may be rewritten by http.server (e.g. a leading '//'); the raw
-            # request line is what the client signed against.
-            method, target = self.raw_requestline.decode("latin-1").split(" ")[:2]
-            status, payload = server.handle(
-                method, target, dict(self.headers.items()), self._read_body()
+    async def _serve_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer one request; return whether the connection stays open."""
+        request_line = await reader.readline()
+        if not request_line:
+            return False
+        parts = request_line.decode("latin-1").rstrip("\r\n").split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequestError
+        method, target, version = parts
+        headers = await _read_headers(reader)
+        lower = {name.lower(): value for name, value in headers.items()}
+        body = await _read_body(reader, lower)
+        status, payload = self.handle(method, target, headers, body)
+        connection = lower.get("connection", "").lower()
+        keep_alive = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
+        data = json.dumps(payload).encode()
+        writer.write(
+            _response(
+                status, b"" if method == "HEAD" else data, keep_alive, self._date(), len(data)
             )
-            self._send_json(status, payload)
-            self.wfile.flush()
+        )
+        await writer.drain()
+        return keep_alive
 
-        def _read_body(self) -> bytes:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks: list[bytes] = []
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass  # trailers
-                        return b"".join(chunks)
-                    chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+    def _date(self) -> str:
+        # The Date header follows the (possibly shifted) server clock: clients measure
+        # their skew from it.
+        return formatdate(self.verifier.now_ms() / 1000, usegmt=True)
 
-        def _send_json(self, status: int, payload: Mapping[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
 
-        def date_time_string(self, timestamp: float | None = None) -> str:
-            # The Date header follows the (possibly shifted) server clock: clients
-            # measure their skew from it.
-            if timestamp is None:
-                timestamp = server.verifier.now_ms() / 1000
-            return formatdate(timestamp, usegmt=True)
+async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for _ in range(_MAX_HEADERS):
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n"):
+            return headers
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon or not name.strip():
+            raise _BadRequestError
+        headers[name.strip()] = value.strip()
+    raise _BadRequestError
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # requests are recorded in server.requests instead
 
-    return Handler
+async def _read_body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -> bytes:
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        chunks: list[bytes] = []
+        while True:
+            size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(await reader.readexactly(size))
+            await reader.readline()
+    length = int(headers.get("content-length") or 0)
+    return await reader.readexactly(length) if length else b""
+
+
+def _response(
+    status: int, body: bytes, keep_alive: bool, date: str, length: int | None = None
+) -> bytes:
+    reason = HTTPStatus(status).phrase
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        f"Server: kalshi-auth-test-server\r\nDate: {date}\r\n"
+        f"Content-Type: application/json\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\n"
+        f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
