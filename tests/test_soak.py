@@ -8,12 +8,10 @@ import threading
 
 import httpx
 import requests
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from kalshi_auth import KalshiAuth
-
-from .server_process import server_process
+from kalshi_auth.testing import server_process
 
 PER_THREAD = 800
 ASYNC_TOTAL = 1200
@@ -31,17 +29,13 @@ def test_soak(rsa_key: rsa.RSAPrivateKey, ed25519_key: ed25519.Ed25519PrivateKey
         with lock:
             statuses.append(status)
 
-    public = {
-        key_id: key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-        for key_id, key in (("soak-rsa", rsa_key), ("soak-ed25519", ed25519_key))
-    }
     # What is under test is every signature, under threads and asyncio at once. On two
     # cores this saturated client process holds some requests for several seconds between
     # signing and sending (httpx's connection pool and the GIL, not the signing), so the
     # server accepts timestamps up to 60 s old. The 10 s rule is tested on its own.
-    with server_process(public, max_past_ms=60_000) as server:
+    with server_process(
+        {"soak-rsa": rsa_key, "soak-ed25519": ed25519_key}, max_past_ms=60_000
+    ) as server:
         base = server.base_url
 
         def with_requests() -> None:

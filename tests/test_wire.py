@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 import requests
@@ -189,3 +190,27 @@ async def test_httpx_async(server: KalshiTestServer, credential: Credential) -> 
             assert accepted(response)["method"] == "DELETE"
     assert echo["query"] == "limit=3"
     assert upload["body_bytes"] == 20
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("offload", [False, True])
+async def test_httpx_async_signing_inline_or_in_a_thread(
+    server: KalshiTestServer,
+    credential: Credential,
+    offload: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    offloaded: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counting(func: Any, *args: Any) -> Any:
+        offloaded.append(func)
+        return await run_sync(func, *args)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    auth = KalshiAuth(credential.key_id, credential.private_key, offload_signing=offload)
+    async with httpx.AsyncClient(base_url=server.base_url, auth=auth) as client:
+        responses = await asyncio.gather(*(client.get(f"/markets/T{i}") for i in range(20)))
+    assert [r.status_code for r in responses] == [200] * 20
+    rsa_key = credential.name != "ed25519"
+    assert len(offloaded) == (20 if offload and rsa_key else 0)

@@ -16,6 +16,7 @@ bodies. The pytest fixtures live in `kalshi_auth.testing.pytest_plugin`.
 from ._endpoint import KalshiEndpoint, RecordedRequest
 from ._keypairs import generate_ed25519_key, generate_rsa_key, private_key_pem
 from ._server import KalshiTestServer
+from ._subprocess import ServerProcess, server_process
 from ._transport import KalshiMockTransport
 from ._verifier import (
     INCORRECT_SIGNATURE,
@@ -38,8 +39,10 @@ __all__ = [
     "KalshiVerifier",
     "PublicKey",
     "RecordedRequest",
+    "ServerProcess",
     "Verdict",
     "generate_ed25519_key",
     "generate_rsa_key",
     "private_key_pem",
+    "server_process",
 ]
