@@ -51,9 +51,9 @@ def demo() -> None:
 
 def test() -> None:
     ensure_venv("dev")
-    run(PYTHON, "-m", "ruff", "check", "src", "tests", "dev.py")
-    run(PYTHON, "-m", "ruff", "format", "--check", "src", "tests", "dev.py")
-    run(PYTHON, "-m", "mypy", "--strict", "src", "tests")
+    run(PYTHON, "-m", "ruff", "check", "src", "tests", "bench", "dev.py")
+    run(PYTHON, "-m", "ruff", "format", "--check", "src", "tests", "bench", "dev.py")
+    run(PYTHON, "-m", "mypy", "--strict", "src", "tests", "bench")
     os.environ["NO_MKDOCS_2_WARNING"] = "1"  # mkdocs-material's end-of-life banner
     run(PYTHON, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", VENV / "site")
     run(PYTHON, "-m", "pytest", *sys.argv[2:])

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import platform
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import cryptography
@@ -27,6 +28,10 @@ import httpx
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from kalshi_python_sync.api.portfolio_api import PortfolioApi
+from kalshi_python_sync.api_client import ApiClient
+from kalshi_python_sync.auth import KalshiAuth as OfficialSdkAuth
+from kalshi_python_sync.configuration import Configuration
 
 from kalshi_auth import KalshiAuth, __version__
 from kalshi_auth.testing import (
@@ -71,13 +76,15 @@ def naive_signer(pem: bytes) -> Callable[[], object]:
     def sign() -> dict[str, str]:
         key = serialization.load_pem_private_key(pem, password=None)
         assert isinstance(key, rsa.RSAPrivateKey)
-        import base64
-
         ts = str(int(time.time() * 1000))
         signature = key.sign(f"{ts}GET/trade-api/v2/markets".encode(), PSS, SHA256)
         return {"KALSHI-ACCESS-SIGNATURE": base64.b64encode(signature).decode()}
 
     return sign
+
+
+def _httpx_flow(auth: KalshiAuth, request: httpx.Request) -> httpx.Request:
+    return next(auth.sync_auth_flow(request))
 
 
 def per_request(keys: dict[str, Key], rounds: int, rows: list[list[str]]) -> None:
@@ -87,17 +94,15 @@ def per_request(keys: dict[str, Key], rounds: int, rows: list[list[str]]) -> Non
         auth = KalshiAuth(KEY_ID, key)
         candidates: dict[str, Callable[[], object]] = {
             "floor": bare_sign(key),
-            "auth.headers()": lambda auth=auth: auth.headers("GET", "/trade-api/v2/markets"),
-            "requests: auth(prepared)": lambda auth=auth: auth(prepared),
-            "httpx: sync_auth_flow": lambda auth=auth: next(auth.sync_auth_flow(request)),
+            "auth.headers()": partial(auth.headers, "GET", "/trade-api/v2/markets"),
+            "requests: auth(prepared)": partial(auth, prepared),
+            "httpx: sync_auth_flow": partial(_httpx_flow, auth, request),
         }
         if name == "RSA-2048":
-            from kalshi_python_sync.auth import KalshiAuth as OfficialSdkAuth
-
             pem = private_key_pem(key, encoding="pkcs1")
             sdk = OfficialSdkAuth(KEY_ID, pem.decode())
-            candidates["official SDK create_auth_headers"] = lambda: sdk.create_auth_headers(
-                "GET", URL
+            candidates["official SDK create_auth_headers"] = partial(
+                sdk.create_auth_headers, "GET", URL
             )
             candidates["naive: parse PEM per call"] = naive_signer(pem)
         batch = 20 if isinstance(key, rsa.RSAPrivateKey) else 200
@@ -181,11 +186,6 @@ def asyncio_rows(keys: dict[str, Key], rounds: int, rows: list[list[str]]) -> No
 
 
 def end_to_end(keys: dict[str, Key], n: int, rows: list[list[str]]) -> None:
-    from kalshi_python_sync.api.portfolio_api import PortfolioApi
-    from kalshi_python_sync.api_client import ApiClient
-    from kalshi_python_sync.auth import KalshiAuth as OfficialSdkAuth
-    from kalshi_python_sync.configuration import Configuration
-
     key = keys["RSA-2048"]
     with server_process({KEY_ID: key}) as server:
         auth = KalshiAuth(KEY_ID, key)
@@ -215,9 +215,10 @@ def end_to_end(keys: dict[str, Key], n: int, rows: list[list[str]]) -> None:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    line = lambda cells: (
-        "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"
-    )  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"
+
     return "\n".join(
         [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
     )
@@ -266,4 +267,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
