@@ -373,17 +373,15 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         # Three item sets cost a third of one Headers.update(), which copies and rescans.
         for name, value in signed.items():
             headers[name] = value
-        request.extensions[_HTTPX_STATE] = {
-            "origin": _httpx_origin(request.url),
-            "signed": (request.method, target),
-        }
+        # Read only on redirect hops, where the origin is worked out.
+        request.extensions[_HTTPX_STATE] = {"url": request.url, "signed": (request.method, target)}
 
     def _on_httpx_hop(self, request: httpx.Request) -> None:
         state = request.extensions.get(_HTTPX_STATE)
         if state is None:
             return  # not a request this object signed
         state["hooked"] = True
-        if _httpx_origin(request.url) != state["origin"]:
+        if _httpx_origin(request.url) != _httpx_origin(state["url"]):
             strip_access_headers(request.headers)
         elif (request.method, request.url.raw_path.decode("ascii")) != state["signed"]:
             self._sign_httpx(request)

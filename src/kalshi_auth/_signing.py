@@ -13,8 +13,8 @@ signature over path + query is rejected with 401 INCORRECT_API_KEY_SIGNATURE.
 
 from __future__ import annotations
 
-import base64
 import time
+from binascii import b2a_base64
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
@@ -127,7 +127,7 @@ class Signer:
 
     def __call__(self, message: bytes) -> str:
         """The standard-base64 signature of `message`."""
-        return base64.b64encode(self._sign(message)).decode("ascii")
+        return b2a_base64(self._sign(message), newline=False).decode("ascii")
 
 
 def access_headers(key_id: str, timestamp: str, signature: str) -> dict[str, str]:

@@ -1,0 +1,30 @@
+"""The benchmark script runs and prints its tables (timings are reported, never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parent.parent / "bench" / "run.py"
+
+
+def test_bench_quick_run_prints_every_table() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for heading in ("Per request", "Threads", "asyncio:", "End to end"):
+        assert heading in done.stdout
+    for row in (
+        "floor",
+        "official SDK create_auth_headers",
+        "naive: parse PEM per call",
+        "RSA-2048, worker thread",
+        "httpx.Client + KalshiAuth",
+    ):
+        assert row in done.stdout
