@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from kalshi_auth import KalshiAuth
 from kalshi_auth.testing import (
     KalshiTestServer,
+    KalshiVerifier,
     generate_ed25519_key,
     generate_rsa_key,
     private_key_pem,
@@ -81,6 +82,19 @@ def server(credentials: dict[str, Credential]) -> Iterator[KalshiTestServer]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def signs_verifiably(
+    auth: KalshiAuth,
+    key: object,
+    url: str = "/trade-api/v2/portfolio/balance",
+    target: str | None = None,
+) -> bool:
+    """Whether Kalshi's rules accept `auth`'s headers for GET `url`, checked with `key`'s
+    public half; `target` is the request-target the server would see (default: `url`)."""
+    verifier = KalshiVerifier()
+    verifier.register(auth.key_id, key)
+    return verifier.verify("GET", target or url, auth.headers("GET", url)).accepted
 
 
 def key_fragments(pem: bytes, size: int = 16) -> list[str]:

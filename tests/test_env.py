@@ -12,18 +12,15 @@ from kalshi_auth import (
     KalshiAuth,
     PrivateKeyPasswordError,
 )
-from kalshi_auth.testing import KalshiVerifier
 
-from .conftest import PASSWORD, Credential, assert_no_key_material
+from .conftest import PASSWORD, Credential, assert_no_key_material, signs_verifiably
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
 
 
 def verifies(auth: KalshiAuth, credential: Credential) -> bool:
-    verifier = KalshiVerifier()
-    verifier.register(auth.key_id, credential.private_key)
-    headers = auth.headers("GET", "https://external-api.kalshi.com/trade-api/v2/markets?limit=1")
-    return verifier.verify("GET", "/trade-api/v2/markets?limit=1", headers).accepted
+    url = "https://external-api.kalshi.com/trade-api/v2/markets?limit=1"
+    return signs_verifiably(auth, credential.private_key, url, "/trade-api/v2/markets?limit=1")
 
 
 def env_for(credential: Credential) -> dict[str, str]:

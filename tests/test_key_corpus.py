@@ -19,7 +19,7 @@ from kalshi_auth import (
 )
 from kalshi_auth.testing import KalshiVerifier, private_key_pem
 
-from .conftest import assert_no_key_material
+from .conftest import assert_no_key_material, signs_verifiably
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
 
@@ -162,10 +162,7 @@ def test_each_input_loads_and_signs_or_raises_its_error(
         if case.expected is not None:
             failures.append(f"{case.name}: loaded, expected {case.expected.__name__}")
             continue
-        verifier = KalshiVerifier()
-        verifier.register(case.key_id, public)
-        headers = auth.headers("GET", "/trade-api/v2/portfolio/balance")
-        if not verifier.verify("GET", "/trade-api/v2/portfolio/balance", headers).accepted:
+        if not signs_verifiably(auth, public):
             failures.append(f"{case.name}: loaded a key that does not verify")
     assert not failures, "\n".join(failures)
 

@@ -20,18 +20,11 @@ from kalshi_auth import (
     KalshiAuthError,
     PrivateKeyPasswordError,
 )
-from kalshi_auth.testing import KalshiVerifier, private_key_pem
+from kalshi_auth.testing import private_key_pem
 
-from .conftest import PASSWORD, Credential, assert_no_key_material
+from .conftest import PASSWORD, Credential, assert_no_key_material, signs_verifiably
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
-
-
-def signs_verifiably(auth: KalshiAuth, public_key: object) -> bool:
-    verifier = KalshiVerifier()
-    verifier.register(auth.key_id, public_key)
-    headers = auth.headers("GET", "/trade-api/v2/portfolio/balance")
-    return verifier.verify("GET", "/trade-api/v2/portfolio/balance", headers).accepted
 
 
 # --- forms that load ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from ._clock import date_header_ms, is_timestamp_expired
 from ._errors import ConfigurationError, InvalidKeyIdError, KalshiAuthError
 from ._keys import PrivateKey, describe_key, load_private_key
 from ._redirects import planned_redirect, strip_access_headers
-from ._scope import DEFAULT_HOSTS, HostScope, origin_of
+from ._scope import DEFAULT_HOSTS, DEFAULT_PORTS, HostScope, origin_of
 from ._signing import (
     KEY_HEADER,
     Signer,
@@ -462,7 +462,7 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
 
 def _httpx_origin(url: httpx.URL) -> tuple[str, str, int | None]:
     scheme = url.scheme
-    return scheme, url.host, url.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, url.host, url.port or DEFAULT_PORTS.get(scheme)
 
 
 def _checked_key_id(key_id: object) -> str:

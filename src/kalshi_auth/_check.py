@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import httpx
 
 from ._auth import KalshiAuth
+from ._clock import date_header_ms
 
 __all__ = ["DEMO_BASE_URL", "PROD_BASE_URL", "clock_offset_s", "diagnose", "run_check"]
 
@@ -28,13 +28,8 @@ def rest_base_url(url: str) -> str:
 
 def clock_offset_s(response: httpx.Response, local_time: float) -> float | None:
     """Seconds the server's clock is ahead of ours, from its ``Date`` header (1 s resolution)."""
-    date = response.headers.get("Date")
-    if not date:
-        return None
-    try:
-        return parsedate_to_datetime(date).timestamp() - local_time
-    except (TypeError, ValueError):
-        return None
+    server_ms = date_header_ms(response.headers.get("Date"))
+    return None if server_ms is None else server_ms / 1000 - local_time
 
 
 def describe_offset(offset: float) -> str:

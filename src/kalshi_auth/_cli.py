@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _headers(args)
         if args.command == "check":
             base = DEMO_BASE_URL if args.demo else args.base_url or PROD_BASE_URL
-            return run_check(_auth_from_env(), base, sys.stdout, sys.stderr)
+            return run_check(KalshiAuth.from_env(), base, sys.stdout, sys.stderr)
         if args.command == "inspect-key":
             return _inspect(args.path)
     except (_UsageError, KalshiAuthError) as exc:
@@ -134,10 +134,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     parser.print_help()
     return EXIT_USAGE
-
-
-def _auth_from_env() -> KalshiAuth:
-    return KalshiAuth.from_env()
 
 
 def _headers(args: argparse.Namespace) -> int:
@@ -148,7 +144,7 @@ def _headers(args: argparse.Namespace) -> int:
         raise _UsageError(
             "--curl needs an absolute URL such as https://external-api.kalshi.com/..."
         )
-    headers = _auth_from_env().headers(method, args.url)
+    headers = KalshiAuth.from_env().headers(method, args.url)
     if args.json:
         print(json.dumps(headers, indent=2))
     elif args.curl:

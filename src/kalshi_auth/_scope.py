@@ -8,12 +8,12 @@ from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
 
-__all__ = ["DEFAULT_HOSTS", "HostScope", "origin_of"]
+__all__ = ["DEFAULT_HOSTS", "DEFAULT_PORTS", "HostScope", "origin_of"]
 
 # Kalshi's API domains and loopback (for local testing); nothing else gets credentials.
 DEFAULT_HOSTS: tuple[str, ...] = ("kalshi.com", "kalshi.co", "localhost", "127.0.0.0/8", "::1")
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _CACHE_LIMIT = 1024
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -23,7 +23,7 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) of `url`, with the scheme's default port filled in."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").rstrip("."), parts.port or _DEFAULT_PORTS.get(scheme)
+    return scheme, (parts.hostname or "").rstrip("."), parts.port or DEFAULT_PORTS.get(scheme)
 
 
 class HostScope:
