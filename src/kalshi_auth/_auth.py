@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import string
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+    MutableMapping,
+)
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -239,13 +247,9 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
 
     def _sign_requests(self, r: requests.PreparedRequest) -> bool:
         parts = urlsplit(r.url or "")
-        if not self._in_scope(parts.hostname or ""):
-            strip_access_headers(r.headers)
-            return False
         # PreparedRequest.path_url, which requests sends, without parsing the URL twice.
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        r.headers.update(self._signed_headers(str(self._now()), r.method or "GET", target))
-        return True
+        return self._sign_into(r.headers, parts.hostname or "", r.method or "GET", target)
 
     def _on_requests_response(self, r: requests.Response, **kwargs: Any) -> requests.Response:
         """requests response hook: sign or strip redirect hops; re-send once on clock skew."""
@@ -277,10 +281,8 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         if hop is None:
             return
         origin = origin_of(str(hop.url))
-        if origin == origin_of(str(r.request.url)) and self._in_scope(origin[1]):
-            r.request.headers.update(
-                self._signed_headers(str(self._now()), hop.method or "GET", hop.path_url)
-            )
+        if origin == origin_of(str(r.request.url)):
+            self._sign_into(r.request.headers, origin[1], hop.method or "GET", hop.path_url)
         else:
             strip_access_headers(r.request.headers)
 
@@ -340,39 +342,28 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         return {"request": [on_hop]}
 
     def _sign_httpx(self, request: httpx.Request) -> bool:
-        target = self._httpx_target(request)
-        if target is None:
+        target = request.url.raw_path.decode("ascii")
+        if not self._sign_into(request.headers, request.url.host, request.method, target):
             return False
-        signed = self._signed_headers(str(self._now()), request.method, target)
-        self._apply_httpx(request, target, signed)
+        self._remember_httpx(request, target)
         return True
 
     async def _sign_httpx_async(self, request: httpx.Request) -> bool:
         if not self._offload:
             return self._sign_httpx(request)
-        target = self._httpx_target(request)
-        if target is None:
+        if not self._scope_allows(request.headers, request.url.host):
             return False
+        target = request.url.raw_path.decode("ascii")
         # The private-key operation releases the GIL: in a worker thread it runs while the
         # event loop serves other requests, and on a second core.
         signed = await anyio.to_thread.run_sync(
             self._signed_headers, str(self._now()), request.method, target
         )
-        self._apply_httpx(request, target, signed)
+        _set_headers(request.headers, signed)
+        self._remember_httpx(request, target)
         return True
 
-    def _httpx_target(self, request: httpx.Request) -> str | None:
-        """The raw request-target to sign, or None (headers stripped) if out of scope."""
-        if not self._in_scope(request.url.host):
-            strip_access_headers(request.headers)
-            return None
-        return request.url.raw_path.decode("ascii")
-
-    def _apply_httpx(self, request: httpx.Request, target: str, signed: dict[str, str]) -> None:
-        headers = request.headers
-        # Three item sets cost a third of one Headers.update(), which copies and rescans.
-        for name, value in signed.items():
-            headers[name] = value
+    def _remember_httpx(self, request: httpx.Request, target: str) -> None:
         # Read only on redirect hops, where the origin is worked out.
         request.extensions[_HTTPX_STATE] = {"url": request.url, "signed": (request.method, target)}
 
@@ -406,6 +397,21 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
 
     def _now(self) -> int:
         return self._clock() + self._offset_ms
+
+    def _sign_into(
+        self, headers: MutableMapping[str, str], host: str, method: str, target: str
+    ) -> bool:
+        """Set the three headers for this request, or remove them if `host` is out of scope."""
+        if not self._scope_allows(headers, host):
+            return False
+        _set_headers(headers, self._signed_headers(str(self._now()), method, target))
+        return True
+
+    def _scope_allows(self, headers: MutableMapping[str, str], host: str) -> bool:
+        if self._in_scope(host):
+            return True
+        strip_access_headers(headers)  # stale ones copied from an earlier request
+        return False
 
     def _in_scope(self, host: str) -> bool:
         if host in self._hosts:
@@ -458,6 +464,12 @@ class KalshiAuth(requests.auth.AuthBase, httpx.Auth):
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("signed %s %s at %s", method, path, timestamp)
         return access_headers(self._key_id, timestamp, signature)
+
+
+def _set_headers(headers: MutableMapping[str, str], signed: dict[str, str]) -> None:
+    # Item by item: httpx's Headers.update() copies and rescans, three times the cost.
+    for name, value in signed.items():
+        headers[name] = value
 
 
 def _httpx_origin(url: httpx.URL) -> tuple[str, str, int | None]:

@@ -19,7 +19,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ._auth import KalshiAuth
-from ._redirects import strip_access_headers
 
 __all__ = ["KalshiAuthMiddleware"]
 
@@ -50,13 +49,10 @@ class KalshiAuthMiddleware:
         return response
 
     def _sign(self, request: ClientRequest) -> bool:
-        auth = self.auth
-        if not auth._in_scope(request.url.host or ""):
-            strip_access_headers(request.headers)
-            return False
-        signed = auth._signed_headers(str(auth._now()), request.method, request.url.raw_path_qs)
-        request.headers.update(signed)
-        return True
+        url = request.url
+        return self.auth._sign_into(
+            request.headers, url.host or "", request.method, url.raw_path_qs
+        )
 
 
 def _replayable(request: ClientRequest) -> bool:
