@@ -12,6 +12,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_auth import ConfigurationError, KalshiAuth
+from kalshi_auth._signing import now_ms
 from kalshi_auth.testing import (
     INCORRECT_SIGNATURE,
     TIMESTAMP_EXPIRED,
@@ -118,7 +119,7 @@ def test_requests_generator_body_is_not_resent(
 
 
 def test_clock_option(server: KalshiTestServer, rsa_key: rsa.RSAPrivateKey) -> None:
-    fixed = 1_800_000_000_000
+    fixed = now_ms() + 3_600_000  # an hour ahead, frozen
     auth = KalshiAuth(KEY_ID, rsa_key, clock=lambda: fixed)
     assert auth.headers("GET", "/x")["KALSHI-ACCESS-TIMESTAMP"] == str(fixed)
     # The server's clock is far from the fixed one: one re-send with the learned offset.

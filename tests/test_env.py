@@ -74,7 +74,8 @@ def test_reads_os_environ(
         (
             {"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY_PATH": "/nope/k.pem"},
             InvalidPrivateKeyError,
-            "KALSHI_PRIVATE_KEY_PATH: private key file '/nope/k.pem' does not exist",
+            # The path is not quoted: it names nothing, and may be a pasted key.
+            "KALSHI_PRIVATE_KEY_PATH: private key file does not exist: no file at the path",
         ),
     ],
 )

@@ -129,7 +129,7 @@ def test_verify_request_objects(rsa_key: rsa.RSAPrivateKey) -> None:
     assert verifier.verify_request(prepared).accepted
     request = httpx.Request("POST", url, params={"a": "b"}, json={"x": 1})
     assert not verifier.verify_request(request).accepted  # not signed yet
-    next(auth.auth_flow(request))
+    next(auth.sync_auth_flow(request))
     assert verifier.verify_request(request).accepted
 
 

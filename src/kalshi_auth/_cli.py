@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from ._auth import ENV_PASSWORD, KalshiAuth
+from ._auth import KalshiAuth
 from ._check import DEMO_BASE_URL, PROD_BASE_URL, run_check
 from ._demo import run_demo
+from ._env import ENV_PASSWORD
 from ._errors import KalshiAuthError
 from ._inspect import inspect_key
 from ._version import __version__

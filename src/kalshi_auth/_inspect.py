@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import shlex
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from ._errors import KalshiAuthError, PrivateKeyPasswordError
-from ._keys import OPENSSH_TO_PKCS8, describe_key, load_private_key
+from ._keys import OPENSSH_TO_PKCS8, key_kind, load_private_key
+from ._pem import pem_label
 
 __all__ = ["KeyReport", "inspect_key", "public_key_fingerprint"]
 
@@ -73,8 +72,7 @@ def public_key_fingerprint(public: PublicKeyTypes) -> str:
 def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") -> KeyReport:
     """Describe the key in `data` (the bytes of a key file); `name` is used in fix commands."""
     text = data.decode("utf-8", "replace")
-    label_match = re.search(r"-----\s*BEGIN ([A-Z0-9 ]+?)\s*-----", text.replace("\\n", "\n"))
-    label = label_match.group(1) if label_match else None
+    label = pem_label(text)
     report = KeyReport(encoding=_encoding_of(data, text, label))
     if "\\n" in text:
         report.notes.append(
@@ -96,7 +94,7 @@ def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") ->
         _describe_unusable(report, data, label, password, name)
         return report
     report.usable = True
-    report.key_type = f"{describe_key(key)} private key"
+    report.key_type = f"{key_kind(key)} private key"
     report.fingerprint = public_key_fingerprint(key.public_key())
     return report
 
@@ -124,7 +122,7 @@ def _describe_unusable(
     try:
         if label == "OPENSSH PRIVATE KEY":
             ssh_key = serialization.load_ssh_private_key(data, pw)
-            report.key_type = f"{_kind(ssh_key)} private key"
+            report.key_type = f"{key_kind(ssh_key)} private key"
             public = ssh_key.public_key()
             report.fix = OPENSSH_TO_PKCS8.replace("KEY_FILE", quoted)
             report.problem = "it is an OpenSSH-format private key; Kalshi signing needs PEM"
@@ -134,16 +132,16 @@ def _describe_unusable(
                 if label is None
                 else serialization.load_pem_public_key(data)
             )
-            report.key_type = f"{_kind(public)} public key"
+            report.key_type = f"{key_kind(public)} public key"
         elif label == "CERTIFICATE":
             public = x509.load_pem_x509_certificate(data).public_key()
-            report.key_type = f"certificate for a {_kind(public)} key"
+            report.key_type = f"certificate for a {key_kind(public)} key"
         elif label in ("EC PRIVATE KEY", "DSA PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY"):
             other = serialization.load_pem_private_key(data, pw)
-            report.key_type = f"{_kind(other)} private key"
+            report.key_type = f"{key_kind(other)} private key"
             public = other.public_key()
-    except (ValueError, TypeError):
-        public = None  # damaged beyond describing: the problem line says why
+    except Exception:  # damaged or unsupported beyond describing: the problem line says why
+        public = None
     if public is not None:
         report.fingerprint = public_key_fingerprint(public)
     if report.fix is None:
@@ -158,15 +156,3 @@ def _describe_unusable(
             report.fix = _NEW_KEY
         else:
             report.fix = "copy the whole key file Kalshi gave you again, from BEGIN to END"
-
-
-def _kind(key: object) -> str:
-    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
-        return f"RSA-{key.key_size}"
-    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
-        return "Ed25519"
-    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        return f"EC ({key.curve.name})"
-    if isinstance(key, (dsa.DSAPrivateKey, dsa.DSAPublicKey)):
-        return "DSA"
-    return type(key).__name__

@@ -11,9 +11,7 @@ fix it, without echoing any of the key.
 from __future__ import annotations
 
 import os
-import re
-import textwrap
-from dataclasses import dataclass
+import stat
 from pathlib import Path
 from typing import TypeAlias
 
@@ -23,18 +21,24 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from ._errors import InvalidPrivateKeyError, PrivateKeyPasswordError
+from ._pem import Armor, begin_lines, end_line, is_base64, split_legacy_headers, unmangle
 
-__all__ = ["OPENSSH_TO_PKCS8", "PrivateKey", "describe_key", "load_private_key"]
+__all__ = [
+    "MAX_KEY_BYTES",
+    "OPENSSH_TO_PKCS8",
+    "PrivateKey",
+    "key_kind",
+    "load_private_key",
+    "read_key_file",
+]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 MIN_RSA_BITS = 2048
-_MAX_KEY_FILE_BYTES = 1 << 20
+# A key file is a few kilobytes; nothing larger is read or parsed, whatever its source.
+MAX_KEY_BYTES = 64 * 1024
 _MAX_PATH_CHARS = 4096
-
-_BEGIN = re.compile(r"-----\s*BEGIN ([A-Z0-9 ]+?)\s*-----")
-_LEGACY_HEADERS = re.compile(r"Proc-Type:\s*(\S+)\s+DEK-Info:\s*(\S+)\s*", re.IGNORECASE)
-_BASE64_RUN = re.compile(r"^[A-Za-z0-9+/=\s]+$")
+_BASE64_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\n")
 
 _PRIVATE_LABELS = ("RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY")
 # ssh-keygen -m PKCS8 silently keeps Ed25519 keys in OpenSSH format, and openssl cannot
@@ -73,76 +77,124 @@ _WRONG_LABEL_HELP = {
 }
 
 
-@dataclass(frozen=True)
-class _Armor:
-    """One PEM block, split into its parts and re-wrapped the standard way."""
-
-    label: str
-    headers: tuple[tuple[str, str], ...]
-    body: str
-
-    @property
-    def encrypted(self) -> bool:
-        return self.label == "ENCRYPTED PRIVATE KEY" or any(
-            name.lower() == "proc-type" and "ENCRYPTED" in value.upper()
-            for name, value in self.headers
-        )
-
-    def pem(self, label: str | None = None) -> bytes:
-        label = label or self.label
-        lines = [f"-----BEGIN {label}-----"]
-        lines += [f"{name}: {value}" for name, value in self.headers]
-        if self.headers:
-            lines.append("")
-        lines += textwrap.wrap(self.body, 64)
-        lines.append(f"-----END {label}-----")
-        return ("\n".join(lines) + "\n").encode("ascii")
-
-
 def load_private_key(source: object, *, password: str | bytes | None = None) -> PrivateKey:
     """Return the RSA or Ed25519 private key that `source` holds.
 
     `source` may be PEM text (`str` or `bytes`), DER bytes, a path to a key
     file (`os.PathLike`, or a `str` naming an existing file), or an
-    already-loaded `cryptography` private key.
+    already-loaded `cryptography` private key. Every failure is an
+    `InvalidPrivateKeyError` that describes the input and never quotes it.
     """
     pw = _password_bytes(password)
     if isinstance(source, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         return _check_key(source)
     if isinstance(source, os.PathLike):
-        return _load_bytes(_read_key_file(Path(os.fspath(source))), pw, origin=str(source))
+        path = _path_of(source)
+        return _load_bytes(read_key_file(path), pw, where=f"private key file {str(path)!r}")
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _load_bytes(bytes(source), pw, origin=None)
-    if isinstance(source, str):
-        if not source.strip():
-            raise InvalidPrivateKeyError(
-                "private key is empty; pass the PEM text of the key Kalshi gave you, or its path"
-            )
-        if _looks_like_path(source):
-            path = Path(os.path.expanduser(source))
-            if _is_file(path):
-                return _load_bytes(_read_key_file(path), pw, origin=source)
-            if _safe_to_show(source):
-                raise InvalidPrivateKeyError(
-                    f"private key: {source!r} is neither PEM text nor an existing file; "
-                    "pass the PEM text itself or the path of the key file Kalshi gave you"
-                )
-        return _load_text(source, pw)
-    raise InvalidPrivateKeyError(_wrong_object_message(source))
+        return _load_bytes(bytes(source), pw, where="private key")
+    if not isinstance(source, str):
+        raise InvalidPrivateKeyError(_wrong_object_message(source))
+    if not source.strip():
+        raise InvalidPrivateKeyError(
+            "private key is empty; pass the PEM text of the key Kalshi gave you, or its path"
+        )
+    if _looks_like_path(source):
+        path = Path(os.path.expanduser(source))
+        if _exists(path):
+            return _load_bytes(read_key_file(path), pw, where=f"private key file {source!r}")
+    return _load_text(source, pw, where="private key")
 
 
-def describe_key(key: PrivateKey) -> str:
-    """A short, secret-free name of the key type, e.g. ``RSA-2048`` or ``Ed25519``."""
-    if isinstance(key, rsa.RSAPrivateKey):
+def key_kind(key: object) -> str:
+    """A short, secret-free name of a key's type, e.g. ``RSA-2048`` or ``Ed25519``."""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return f"RSA-{key.key_size}"
-    return "Ed25519"
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return "Ed25519"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return f"EC ({key.curve.name})"
+    if isinstance(key, (dsa.DSAPrivateKey, dsa.DSAPublicKey)):
+        return "DSA"
+    return type(key).__name__
+
+
+def read_key_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most `MAX_KEY_BYTES`; FIFOs and devices refused.
+
+    The path is quoted in an error only once it is known to exist.
+    """
+    problem = _unreadable(path)
+    if problem is None:
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            problem = f"private key file {str(path)!r} cannot be opened: {exc.strerror}"
+        else:
+            with os.fdopen(fd, "rb") as file:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    data = file.read(MAX_KEY_BYTES + 1)
+                    if len(data) <= MAX_KEY_BYTES:
+                        return data
+                problem = _too_large_or_special(path)
+    raise InvalidPrivateKeyError(problem)
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why `path` cannot be a key file, judged from its metadata; None if it may be."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return (
+            "private key file does not exist: no file at the path given "
+            f"({len(str(path))} characters; a relative path is resolved from the current "
+            f"directory, {os.getcwd()!r}); check the path"
+        )
+    except PermissionError:
+        return f"private key file {str(path)!r} is not readable by this user; fix its permissions"
+    except (OSError, ValueError):  # a name too long, a NUL, a loop of links
+        return (
+            f"private key path ({len(str(path))} characters) cannot be looked up: it is too "
+            "long or holds a NUL or other invalid character; check the path"
+        )
+    if stat.S_ISDIR(info.st_mode):
+        return f"private key path {str(path)!r} is a directory; name the key file inside it"
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_KEY_BYTES:
+        return _too_large_or_special(path)
+    return None
+
+
+def _too_large_or_special(path: Path) -> str:
+    return (
+        f"private key file {str(path)!r} is not a regular file of at most {MAX_KEY_BYTES} "
+        "bytes (a FIFO, device, socket, or a file too large to be a key); pass the key "
+        "file Kalshi gave you"
+    )
+
+
+def _path_of(source: os.PathLike[str] | os.PathLike[bytes]) -> Path:
+    try:
+        return Path(os.fsdecode(os.fspath(source)))
+    except (TypeError, ValueError):
+        pass  # raised below, outside the handler
+    raise InvalidPrivateKeyError(
+        f"private key path: {type(source).__name__}.__fspath__() returned neither str nor "
+        "bytes; pass a pathlib.Path or a str"
+    )
 
 
 def _password_bytes(password: object) -> bytes | None:
     if password is None or password in ("", b""):
         return None
     if isinstance(password, str):
-        return password.encode("utf-8")
+        try:
+            return password.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        raise PrivateKeyPasswordError(
+            "password holds a lone surrogate and cannot be encoded as UTF-8; pass the "
+            "password as bytes"
+        )
     if isinstance(password, bytes):
         return password
     raise PrivateKeyPasswordError(f"password must be str or bytes, not {type(password).__name__}")
@@ -152,70 +204,58 @@ def _looks_like_path(text: str) -> bool:
     return "-----" not in text and "\n" not in text and len(text) <= _MAX_PATH_CHARS
 
 
-def _is_file(path: Path) -> bool:
+def _exists(path: Path) -> bool:
     try:
-        return path.is_file()
-    except (OSError, ValueError):  # a name too long, or with a NUL, is no file
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, or with a NUL, names nothing
         return False
 
 
-def _safe_to_show(text: str) -> bool:
-    """Whether `text` can appear in an error: short and not a base64 blob that may be key."""
-    return len(text) <= 256 and not (len(text) >= 40 and _BASE64_RUN.match(text))
+def _load_bytes(data: bytes, password: bytes | None, *, where: str) -> PrivateKey:
+    if len(data) > MAX_KEY_BYTES:
+        raise InvalidPrivateKeyError(_too_long(where, len(data), "bytes"))
+    if b"-----" not in data and data.startswith(b"\x30"):
+        return _load_der(data, password, where)
+    text = _decode_text(data)
+    if text is None:
+        raise InvalidPrivateKeyError(
+            f"{where} is neither PEM text nor DER: {len(data)} bytes that are not UTF-8 or "
+            "UTF-16 text; expected a text file that starts with "
+            "-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----"
+        )
+    return _load_text(text, password, where=where)
 
 
-def _read_key_file(path: Path) -> bytes:
+def _decode_text(data: bytes) -> str | None:
+    """`data` as text: UTF-8 (a BOM allowed), or UTF-16 with its BOM (Windows editors)."""
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
     try:
-        size = path.stat().st_size
-        if size > _MAX_KEY_FILE_BYTES:
-            raise InvalidPrivateKeyError(
-                f"private key file {str(path)!r} is {size} bytes: too large to be a key file"
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidPrivateKeyError(
-            f"private key file {str(path)!r} does not exist; check the path "
-            "(relative paths are resolved from the current directory, "
-            f"{os.getcwd()!r})"
-        ) from None
-    except IsADirectoryError:
-        raise InvalidPrivateKeyError(
-            f"private key path {str(path)!r} is a directory; name the key file inside it"
-        ) from None
-    except PermissionError:
-        raise InvalidPrivateKeyError(
-            f"private key file {str(path)!r} is not readable by this user; fix its permissions"
-        ) from None
-    except OSError as exc:
-        raise InvalidPrivateKeyError(
-            f"private key file {str(path)!r} cannot be read: {exc.strerror}"
-        ) from None
+        return data.decode(encoding)
+    except UnicodeDecodeError:  # its .object is the key file: let it go here
+        return None
 
 
-def _load_bytes(data: bytes, password: bytes | None, *, origin: str | None) -> PrivateKey:
-    where = f"private key file {origin!r}" if origin else "private key"
-    if b"-----" in data or not data.startswith(b"\x30"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidPrivateKeyError(
-                f"{where} is neither PEM text nor DER: expected a text file that starts with "
-                "-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----"
-            ) from None
-        return _load_text(text, password, where=where)
+def _load_der(data: bytes, password: bytes | None, where: str) -> PrivateKey:
+    problem: str | PrivateKeyPasswordError
     try:
         key = serialization.load_der_private_key(data, password)
     except TypeError as exc:
-        raise _password_error(where, encrypted="not given" in str(exc)) from None
+        problem = _password_error(where, encrypted="not given" in str(exc))
     except (ValueError, UnsupportedAlgorithm):
-        raise InvalidPrivateKeyError(
-            f"{where} looks like binary DER but does not parse as a private key; "
-            "pass the PEM file Kalshi gave you"
-        ) from None
-    return _check_key(key, where=where)
+        problem = (
+            f"{where} looks like binary DER ({len(data)} bytes) but does not parse as a "
+            "private key; pass the PEM file Kalshi gave you"
+        )
+    else:
+        return _check_key(key, where=where)
+    if isinstance(problem, PrivateKeyPasswordError):
+        raise problem
+    raise InvalidPrivateKeyError(problem)
 
 
-def _load_text(text: str, password: bytes | None, *, where: str = "private key") -> PrivateKey:
+def _load_text(text: str, password: bytes | None, *, where: str) -> PrivateKey:
+    if len(text) > MAX_KEY_BYTES:
+        raise InvalidPrivateKeyError(_too_long(where, len(text), "characters"))
     armor = _parse_armor(text, where)
     if armor.encrypted and password is None:
         raise _password_error(where, encrypted=True)
@@ -227,17 +267,22 @@ def _load_text(text: str, password: bytes | None, *, where: str = "private key")
         labels.append("RSA PRIVATE KEY")
     elif armor.label == "RSA PRIVATE KEY" and not armor.headers:
         labels.append("PRIVATE KEY")
+    unsupported = False
     for label in labels:
         try:
             key = serialization.load_pem_private_key(armor.pem(label), password)
         except UnsupportedAlgorithm:
-            raise InvalidPrivateKeyError(
-                f"{where} uses an algorithm this system's cryptography library cannot load; "
-                "Kalshi keys are RSA or Ed25519"
-            ) from None
+            unsupported = True
+            continue
         except (ValueError, TypeError):
             continue
         return _check_key(key, where=where)
+    # Raised here, after the handlers: no exception chain carries cryptography's view of it.
+    if unsupported:
+        raise InvalidPrivateKeyError(
+            f"{where} holds a key of an algorithm this system's cryptography library cannot "
+            "load; Kalshi keys are RSA or Ed25519: create a new API key in Kalshi's web UI"
+        )
     if armor.encrypted:
         raise PrivateKeyPasswordError(
             f"{where} could not be decrypted: the password is wrong, or the key is damaged"
@@ -248,21 +293,21 @@ def _load_text(text: str, password: bytes | None, *, where: str = "private key")
     )
 
 
-def _parse_armor(text: str, where: str) -> _Armor:
-    cleaned = _unmangle(text)
-    blocks = list(_BEGIN.finditer(cleaned))
+def _parse_armor(text: str, where: str) -> Armor:
+    cleaned = unmangle(text)
+    blocks = begin_lines(cleaned)
     if not blocks:
         raise InvalidPrivateKeyError(_no_armor_message(cleaned, where))
-    private = [b for b in blocks if b.group(1) in _PRIVATE_LABELS]
+    private = [b for b in blocks if b.label in _PRIVATE_LABELS]
     if not private:
-        label = blocks[0].group(1)
+        label = blocks[0].label
         help_text = _WRONG_LABEL_HELP.get(
             label, f"its PEM label is {label!r}, not a private key Kalshi issues"
         )
         raise InvalidPrivateKeyError(f"{where} cannot be used: {help_text}")
     begin = private[0]
-    label = begin.group(1)
-    end = re.compile(r"-----\s*END " + re.escape(label) + r"\s*-----").search(cleaned, begin.end())
+    label = begin.label
+    end = end_line(cleaned, label, begin.end)
     if end is None:
         raise InvalidPrivateKeyError(
             f"{where} looks truncated: it has the -----BEGIN {label}----- line but no "
@@ -270,45 +315,42 @@ def _parse_armor(text: str, where: str) -> _Armor:
             "multi-line value does this; put the key in a file and use its path, or write "
             "it on one line with \\n between lines"
         )
-    inner = cleaned[begin.end() : end.start()]
-    headers: tuple[tuple[str, str], ...] = ()
-    legacy = _LEGACY_HEADERS.search(inner)
-    if legacy:
-        headers = (("Proc-Type", legacy.group(1)), ("DEK-Info", legacy.group(2)))
-        inner = inner[legacy.end() :]
+    headers, inner = split_legacy_headers(cleaned[begin.end : end[0]])
     body = "".join(inner.split())
     if not body:
         raise InvalidPrivateKeyError(f"{where} is empty between its BEGIN and END lines")
-    if not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", body) or len(body) % 4:
+    if not is_base64(body):
         raise InvalidPrivateKeyError(
             f"{where} is damaged: the text between its BEGIN and END lines is not valid "
             "base64 (characters were changed, added or lost when it was copied); copy the "
             "whole file Kalshi gave you again"
         )
-    return _Armor(label=label, headers=headers, body=body)
-
-
-def _unmangle(text: str) -> str:
-    """Undo what `.env` files and secret stores do to multi-line PEM text."""
-    text = text.replace("\\r", "").replace("\\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
-    text = text.strip()
-    while len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1].strip()
-    return text
+    return Armor(label=label, headers=headers, body=body)
 
 
 def _no_armor_message(text: str, where: str) -> str:
     if text.startswith(("ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-")):
         return f"{where} is an OpenSSH public key; pass the private key Kalshi gave you"
-    if len(text) >= 100 and _BASE64_RUN.match(text):
+    if len(text) >= 100 and _BASE64_TEXT.issuperset(text):
         return (
             f"{where} looks like a bare base64 key body without its PEM lines; add the "
             "-----BEGIN RSA PRIVATE KEY----- (or -----BEGIN PRIVATE KEY-----) line before it "
             "and the matching -----END ...----- line after it"
         )
+    dashes = "" if "-" * 5 in text else "; if it is a key, its dashes may have been changed"
     return (
-        f"{where} is not PEM text: expected the key file Kalshi gave you, starting with "
-        "-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----, or the path of that file"
+        f"{where} is neither PEM text nor the path of an existing file: got a "
+        f"{len(text)}-character string with no -----BEGIN ...----- line. Pass the key file "
+        "Kalshi gave you, starting with -----BEGIN RSA PRIVATE KEY----- or "
+        f"-----BEGIN PRIVATE KEY-----, or the path of that file{dashes} (an editor may "
+        "turn ----- into a long dash)"
+    )
+
+
+def _too_long(where: str, size: int, unit: str) -> str:
+    return (
+        f"{where} is {size} {unit}, far more than a key ({MAX_KEY_BYTES} at most); pass the "
+        "key file Kalshi gave you"
     )
 
 

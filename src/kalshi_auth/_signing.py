@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import time
 from binascii import b2a_base64
-from collections.abc import Callable
-from urllib.parse import quote, urlsplit
+from collections.abc import Callable, MutableMapping
+from urllib.parse import SplitResult, quote, urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -31,8 +31,10 @@ __all__ = [
     "Signer",
     "access_headers",
     "now_ms",
+    "path_and_query",
     "signing_path",
     "string_to_sign",
+    "strip_access_headers",
     "target_of",
     "timestamp_text",
 ]
@@ -51,6 +53,7 @@ _PSS = padding.PSS(mgf=padding.MGF1(_SHA256), salt_length=padding.PSS.DIGEST_LEN
 # percent-encoded, as requests and httpx do.
 _TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
 _MIN_MS = 10**12  # 2001-09-09 in milliseconds; smaller values are seconds by mistake
+_MAX_MS = 10**13  # 2286: larger values are microseconds or nanoseconds by mistake
 
 
 def now_ms() -> int:
@@ -70,23 +73,45 @@ def signing_path(target: str, *, include_query: bool = False) -> str:
     return target.partition("?")[0]
 
 
+def path_and_query(parts: SplitResult) -> str:
+    """The request-target of a split URL: its path (``/`` if empty) and ``?query`` if any."""
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 def target_of(url_or_path: str) -> str:
     """The request-target (path and query, percent-encoded) a client sends for a URL.
 
     Accepts an absolute URL or a path. Characters a client would percent-encode
     are encoded here the same way, so the result matches the wire.
     """
-    if url_or_path.startswith("/"):
-        target = url_or_path
-    else:
-        parts = urlsplit(url_or_path)
-        if not parts.scheme or not parts.netloc:
-            raise ConfigurationError(
-                f"{url_or_path!r} is neither an absolute URL (https://host/path) nor a path "
-                "starting with '/'"
-            )
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return quote(target.partition("#")[0], safe=_TARGET_SAFE)
+    if not isinstance(url_or_path, str):
+        raise ConfigurationError(
+            f"the URL must be a str, not {type(url_or_path).__name__}: an absolute URL "
+            "(https://host/path) or a path starting with '/'"
+        )
+    target = url_or_path if url_or_path.startswith("/") else _absolute_target(url_or_path)
+    try:
+        return quote(target.partition("#")[0], safe=_TARGET_SAFE)
+    except UnicodeEncodeError:
+        pass  # raised below, outside the handler: the error holds the URL
+    raise ConfigurationError(
+        "the URL holds a lone surrogate (text decoded with errors='surrogateescape'?): it "
+        "cannot be sent as UTF-8; decode the URL as UTF-8 first"
+    )
+
+
+def _absolute_target(url: str) -> str:
+    parts: SplitResult | None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, for example
+        parts = None
+    if parts is None or not parts.scheme or not parts.netloc:
+        raise ConfigurationError(
+            f"the URL ({len(url)} characters) is neither an absolute URL (https://host/path) "
+            "nor a path starting with '/'"
+        )
+    return path_and_query(parts)
 
 
 def string_to_sign(timestamp: str, method: str, path: str) -> bytes:
@@ -95,15 +120,16 @@ def string_to_sign(timestamp: str, method: str, path: str) -> bytes:
 
 
 def timestamp_text(timestamp_ms: int) -> str:
-    """The header value for a timestamp in milliseconds, rejecting seconds by mistake."""
+    """The header value for a timestamp in milliseconds: 13 digits, seconds refused."""
     if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
         raise ConfigurationError(
             f"timestamp_ms must be an int of milliseconds, not {type(timestamp_ms).__name__}"
         )
-    if timestamp_ms < _MIN_MS:
+    if not _MIN_MS <= timestamp_ms < _MAX_MS:
+        size = "too small" if timestamp_ms < _MIN_MS else "too large"
         raise ConfigurationError(
-            f"timestamp_ms={timestamp_ms} is too small to be milliseconds since the epoch; "
-            "Kalshi expects 13 digits: use int(time.time() * 1000), not time.time()"
+            f"timestamp_ms is {size} to be milliseconds since the epoch (13 digits): "
+            "use int(time.time() * 1000), not time.time()"
         )
     return str(timestamp_ms)
 
@@ -133,3 +159,9 @@ class Signer:
 def access_headers(key_id: str, timestamp: str, signature: str) -> dict[str, str]:
     """The three headers Kalshi reads."""
     return {KEY_HEADER: key_id, TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature}
+
+
+def strip_access_headers(headers: MutableMapping[str, str]) -> None:
+    """Remove the three ``KALSHI-ACCESS-*`` headers."""
+    for name in (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER):
+        headers.pop(name, None)

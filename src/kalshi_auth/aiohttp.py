@@ -10,49 +10,85 @@ async with aiohttp.ClientSession(middlewares=(KalshiAuthMiddleware(auth),)) as s
 
 from __future__ import annotations
 
+from contextlib import suppress
+from contextvars import ContextVar
+
 try:
     from aiohttp import ClientRequest, ClientResponse, payload
     from aiohttp.client_middlewares import ClientHandlerType
+    from yarl import URL
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         'kalshi_auth.aiohttp needs aiohttp 3.12 or newer: pip install "kalshi-auth[aiohttp]"'
     ) from exc
 
 from ._auth import KalshiAuth
+from ._clock import MAX_ERROR_BODY_BYTES
+from ._core import SigningCore
+from ._scope import Origin
 
 __all__ = ["KalshiAuthMiddleware"]
 
+# aiohttp calls the middleware once per hop, with nothing that links a hop to the request
+# the user made. A redirect's hop is always the next call in the same task: after a
+# redirect, this holds (the hop's expected origin, the origin the user asked for).
+_pending_hop: ContextVar[tuple[Origin, Origin] | None] = ContextVar(
+    "kalshi_auth_pending_hop", default=None
+)
+
 
 class KalshiAuthMiddleware:
-    """Signs each request an aiohttp ``ClientSession`` sends, redirect hops included.
+    """Signs each request an aiohttp ``ClientSession`` sends, and its redirect hops.
 
     Like the requests and httpx adapters it signs the final request: the
     method and the request-target aiohttp puts on the wire (``url.raw_path_qs``),
-    skips hosts outside the auth object's ``hosts``, and re-sends once, with
-    Kalshi's time, on ``401 header_timestamp_expired`` when the body is in memory.
+    skips hosts outside the auth object's ``hosts``, signs a redirect hop only
+    when it returns to the origin of the request you made, and re-sends once,
+    with Kalshi's time, on ``401 header_timestamp_expired`` when the body is in
+    memory.
     """
 
     def __init__(self, auth: KalshiAuth) -> None:
         self.auth = auth
 
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        """aiohttp hook: sign `request`, send it, and handle a rejected clock."""
-        if not self._sign(request):
-            return await handler(request)
-        response = await handler(request)
-        if response.status == 401 and _replayable(request):
-            body = await response.read()
-            if self.auth._learn_clock(response.headers.get("Date"), body):
-                response.release()
-                self._sign(request)
-                response = await handler(request)
+        """aiohttp hook: sign `request`, send it, and handle a redirect or a rejected clock."""
+        core = self.auth.core
+        here = _origin(request.url)
+        pending = _pending_hop.get()
+        _pending_hop.set(None)
+        first = pending[1] if pending is not None and pending[0] == here else here
+        if not _sign(core, request, first, here):
+            response = await handler(request)
+        else:
+            response = await handler(request)
+            if response.status == 401 and _replayable(request):
+                body = await response.read() if _small(response) else b""
+                date = response.headers.get("Date")
+                if core.should_resend(first, here, response.status, date, body):
+                    response.release()
+                    _sign(core, request, first, here)
+                    response = await handler(request)
+        location = response.headers.get("Location")
+        if location is not None and response.status in (301, 302, 303, 307, 308):
+            # A Location that cannot be parsed: aiohttp refuses it, and there is no hop.
+            with suppress(ValueError):
+                _pending_hop.set((_origin(request.url.join(URL(location))), first))
         return response
 
-    def _sign(self, request: ClientRequest) -> bool:
-        url = request.url
-        return self.auth._sign_into(
-            request.headers, url.host or "", request.method, url.raw_path_qs
-        )
+
+def _sign(core: SigningCore, request: ClientRequest, first: Origin, here: Origin) -> bool:
+    url = request.url
+    return core.sign_hop(request.headers, first, here, request.method, url.raw_path_qs)
+
+
+def _origin(url: URL) -> Origin:
+    return Origin.of(url.scheme, url.host or "", url.port)
+
+
+def _small(response: ClientResponse) -> bool:
+    length = response.content_length
+    return length is None or length <= MAX_ERROR_BODY_BYTES
 
 
 def _replayable(request: ClientRequest) -> bool:

@@ -12,10 +12,10 @@ import asyncio
 import json
 import threading
 from collections.abc import Mapping
-from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
 
+from .._clock import http_date
 from ._endpoint import API_PREFIX, KalshiEndpoint
 from ._verifier import KalshiVerifier
 
@@ -166,7 +166,7 @@ class KalshiTestServer(KalshiEndpoint):
     def _date(self) -> str:
         # The Date header follows the (possibly shifted) server clock: clients measure
         # their skew from it.
-        return formatdate(self.verifier.now_ms() / 1000, usegmt=True)
+        return http_date(self.verifier.now_ms())
 
 
 async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:

@@ -1,0 +1,76 @@
+"""Credentials from environment variables, and which variable is to blame for an error."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import ConfigurationError, InvalidKeyIdError, KalshiAuthError
+
+__all__ = [
+    "ENV_KEY_ID",
+    "ENV_PASSWORD",
+    "ENV_PRIVATE_KEY",
+    "ENV_PRIVATE_KEY_PATH",
+    "EnvCredentials",
+    "blame_variable",
+    "read_env",
+]
+
+ENV_KEY_ID = "KALSHI_API_KEY_ID"
+ENV_PRIVATE_KEY = "KALSHI_PRIVATE_KEY"
+ENV_PRIVATE_KEY_PATH = "KALSHI_PRIVATE_KEY_PATH"
+ENV_PASSWORD = "KALSHI_PRIVATE_KEY_PASSWORD"  # noqa: S105 (a variable name)
+
+
+@dataclass(frozen=True)
+class EnvCredentials:
+    """What the environment holds, and the name of the variable the key came from."""
+
+    key_id: str
+    private_key: str | Path
+    password: str | None
+    key_variable: str
+
+    def __repr__(self) -> str:  # never show the key
+        return f"EnvCredentials(key_variable={self.key_variable!r})"
+
+
+def read_env(environ: Mapping[str, str] | None = None) -> EnvCredentials:
+    """Read ``KALSHI_API_KEY_ID``, the key or its path, and the password."""
+    env = os.environ if environ is None else environ
+    key_id = env.get(ENV_KEY_ID, "").strip().strip("\"'").strip()  # .env quotes kept
+    if not key_id:
+        raise ConfigurationError(
+            f"{ENV_KEY_ID} is not set: set it to the API key id shown in Kalshi's web UI "
+            "(Account & Security > API Keys)"
+        )
+    pem = env.get(ENV_PRIVATE_KEY, "")
+    path = env.get(ENV_PRIVATE_KEY_PATH, "").strip()
+    if pem.strip() and path:
+        raise ConfigurationError(
+            f"both {ENV_PRIVATE_KEY} and {ENV_PRIVATE_KEY_PATH} are set; set only one "
+            f"({ENV_PRIVATE_KEY} holds the PEM text, {ENV_PRIVATE_KEY_PATH} the file's path)"
+        )
+    if not pem.strip() and not path:
+        raise ConfigurationError(
+            f"neither {ENV_PRIVATE_KEY} (the PEM text) nor {ENV_PRIVATE_KEY_PATH} (the path "
+            "of the key file) is set; set one of them"
+        )
+    password = env.get(ENV_PASSWORD) or None
+    if pem.strip():
+        return EnvCredentials(key_id, pem, password, ENV_PRIVATE_KEY)
+    return EnvCredentials(key_id, Path(os.path.expanduser(path)), password, ENV_PRIVATE_KEY_PATH)
+
+
+def blame_variable(error: KalshiAuthError, credentials: EnvCredentials) -> KalshiAuthError:
+    """`error` again, its message prefixed with the variable that caused it."""
+    if isinstance(error, InvalidKeyIdError):
+        variable = ENV_KEY_ID
+    elif isinstance(error, ConfigurationError):
+        return error  # an option passed to from_env(), not a variable
+    else:
+        variable = credentials.key_variable
+    return type(error)(f"{variable}: {error}")

@@ -1,0 +1,164 @@
+"""The httpx adapter: translates httpx's objects to the signing core and back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+
+import anyio.to_thread
+import httpx
+
+from ._clock import declared_small
+from ._core import SigningCore
+from ._scope import Origin
+
+__all__ = ["HttpxAdapter"]
+
+HttpxHook = Callable[[httpx.Request], None]
+AsyncHttpxHook = Callable[[httpx.Request], Awaitable[None]]
+
+# Where a signed request keeps its _Chain; httpx hands the extensions on to redirect hops.
+_CHAIN = "kalshi_auth"
+
+
+class _Chain:
+    """What a request signed by the auth flow hands on to its redirect hops."""
+
+    __slots__ = ("first", "hooked")
+
+    def __init__(self, first: httpx.Request) -> None:
+        self.first = first  # the request the auth flow signed (and re-signs on a re-send)
+        self.hooked = False  # whether the event hooks saw a request of this chain
+
+    @property
+    def origin(self) -> Origin:
+        return _origin(self.first.url)
+
+
+class HttpxAdapter(httpx.Auth):
+    """The httpx auth flow, mirrored for ``Client`` and ``AsyncClient``.
+
+    httpx runs the flow once per ``send`` and follows redirects inside it, out
+    of its sight: the request event hooks from `httpx_event_hooks` see each hop.
+    """
+
+    core: SigningCore
+    offload_signing: bool
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx ``Client`` flow: sign; re-send once if Kalshi rejects the clock."""
+        if not self._sign(request):
+            yield request
+            return
+        response = yield request
+        if self._may_resend(request, response):
+            response.read()
+            if self._resend_wanted(request, response):
+                self._sign(request)
+                response = yield request
+        self._check_redirects(request, response)
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """httpx ``AsyncClient`` flow: sign; re-send once if Kalshi rejects the clock."""
+        if not await self._sign_async(request):
+            yield request
+            return
+        response = yield request
+        if self._may_resend(request, response):
+            await response.aread()
+            if self._resend_wanted(request, response):
+                await self._sign_async(request)
+                response = yield request
+        self._check_redirects(request, response)
+
+    def httpx_event_hooks(self) -> dict[str, list[HttpxHook]]:
+        """``event_hooks=`` for an httpx ``Client`` that follows redirects.
+
+        httpx follows redirects inside the auth flow, out of its sight, and
+        copies every custom header to the next hop. This request hook signs
+        each hop back on the origin of the request you made, for the hop's own
+        method and path, and strips the ``KALSHI-ACCESS-*`` headers from hops
+        to any other origin.
+        """
+        return {"request": [self._on_request]}
+
+    def httpx_async_event_hooks(self) -> dict[str, list[AsyncHttpxHook]]:
+        """The same as `httpx_event_hooks`, for an ``AsyncClient``."""
+
+        async def on_request(request: httpx.Request) -> None:
+            self._on_request(request)
+
+        return {"request": [on_request]}
+
+    def _sign(self, request: httpx.Request) -> bool:
+        url = request.url
+        if not self.core.sign_into(
+            request.headers, url.host, request.method, url.raw_path.decode("ascii")
+        ):
+            return False
+        chain = request.extensions.get(_CHAIN)
+        if not isinstance(chain, _Chain) or chain.first is not request:
+            # A new chain, also for a response.next_request that carries an old one.
+            request.extensions[_CHAIN] = _Chain(request)
+        return True
+
+    async def _sign_async(self, request: httpx.Request) -> bool:
+        if not self.offload_signing or not self.core.allows(request.url.host):
+            return self._sign(request)
+        # The private-key operation releases the GIL: in a worker thread it runs while the
+        # event loop serves other requests, and on a second core.
+        return await anyio.to_thread.run_sync(self._sign, request)
+
+    def _on_request(self, request: httpx.Request) -> None:
+        chain = request.extensions.get(_CHAIN)
+        if not isinstance(chain, _Chain):
+            return  # not a request this object signed
+        chain.hooked = True
+        if request is not chain.first:  # a hop; the first request is signed already
+            url = request.url
+            self.core.sign_hop(
+                request.headers,
+                chain.origin,
+                _origin(url),
+                request.method,
+                url.raw_path.decode("ascii"),
+            )
+
+    def _may_resend(self, request: httpx.Request, response: httpx.Response) -> bool:
+        # Only a body held in memory can be sent twice; a streamed upload cannot.
+        length = response.headers.get("Content-Length")
+        return (
+            response.status_code == 401
+            and isinstance(request.stream, httpx.ByteStream)
+            and (length is None or declared_small(length))
+        )
+
+    def _resend_wanted(self, request: httpx.Request, response: httpx.Response) -> bool:
+        chain = request.extensions[_CHAIN]
+        return self.core.should_resend(
+            chain.origin,
+            _origin(response.request.url),
+            response.status_code,
+            response.headers.get("Date"),
+            response.content,
+        )
+
+    def _check_redirects(self, request: httpx.Request, response: httpx.Response) -> None:
+        chain = request.extensions.get(_CHAIN)
+        if not response.history or not isinstance(chain, _Chain) or chain.hooked:
+            return
+        if any(hop.is_redirect for hop in response.history):
+            self.core.warn_once(
+                "httpx-redirects",
+                "httpx followed a redirect without KalshiAuth's event hooks: the hop carried "
+                "the first request's KALSHI-ACCESS-* headers, whatever its origin. Create the "
+                "client with event_hooks=auth.httpx_event_hooks() (httpx_async_event_hooks() "
+                "for AsyncClient), or leave follow_redirects off",
+            )
+
+
+def _origin(url: httpx.URL) -> Origin:
+    return Origin.of(url.scheme, url.host, url.port)
