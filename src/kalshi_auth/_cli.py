@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 Kalshi (or the local demo server) rejected the
 request, or the key cannot be used; 2 usage or configuration error (bad
 arguments, missing environment variables, unreadable key); 3 the server
-could not be reached.
+could not be reached; 141 the output pipe was closed (as after SIGPIPE).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -19,16 +18,19 @@ from pathlib import Path
 from typing import NoReturn
 
 from ._auth import KalshiAuth
-from ._check import DEMO_BASE_URL, PROD_BASE_URL, run_check
+from ._check import DEMO_BASE_URL, PROD_BASE_URL, printable, run_check
 from ._demo import run_demo
 from ._env import ENV_PASSWORD
 from ._errors import KalshiAuthError
 from ._inspect import inspect_key
+from ._keys import MAX_KEY_BYTES, read_key_file
+from ._scope import origin_of
 from ._version import __version__
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE
 
 _ENV_HELP = (
     "Credentials come from the environment: KALSHI_API_KEY_ID, and KALSHI_PRIVATE_KEY "
@@ -121,31 +123,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "demo":
-            return run_demo(sys.stdout)
-        if args.command == "headers":
-            return _headers(args)
-        if args.command == "check":
-            base = DEMO_BASE_URL if args.demo else args.base_url or PROD_BASE_URL
-            return run_check(KalshiAuth.from_env(), base, sys.stdout, sys.stderr)
-        if args.command == "inspect-key":
-            return _inspect(args.path)
+        return _run(parser, args)
     except (_UsageError, KalshiAuthError) as exc:
         print(f"kalshi-auth: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`| head`): no traceback, and no second error at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return run_demo(sys.stdout)
+    if args.command == "headers":
+        return _headers(args)
+    if args.command == "check":
+        return run_check(KalshiAuth.from_env(), _check_base(args), sys.stdout, sys.stderr)
+    if args.command == "inspect-key":
+        return _inspect(args.path)
     parser.print_help()
     return EXIT_USAGE
 
 
+def _check_base(args: argparse.Namespace) -> str:
+    if args.demo:
+        return DEMO_BASE_URL
+    if args.base_url is None:
+        return PROD_BASE_URL
+    if not _is_http_url(args.base_url):
+        raise _UsageError(
+            f"--base-url must be an absolute http:// or https:// URL, such as {PROD_BASE_URL}"
+        )
+    return str(args.base_url)
+
+
+def _is_http_url(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://")) and bool(origin_of(url).host)
+
+
 def _headers(args: argparse.Namespace) -> int:
     method = args.method.upper()
-    if not re.fullmatch(r"[A-Z]+", method):
-        raise _UsageError(f"METHOD must be a word such as GET or POST, not {args.method!r}")
-    if args.curl and not re.match(r"https?://", args.url):
+    if not (method.isascii() and method.isalpha()):
+        raise _UsageError("METHOD must be a word such as GET or POST")
+    if args.curl and not _is_http_url(args.url):
         raise _UsageError(
             "--curl needs an absolute URL such as https://external-api.kalshi.com/..."
         )
-    headers = KalshiAuth.from_env().headers(method, args.url)
+    auth = KalshiAuth.from_env()
+    headers = auth.headers(method, args.url)
+    host = origin_of(args.url).host
+    if host and host not in auth.core.scope:
+        print(
+            f"kalshi-auth: warning: {printable(host)} is not one of Kalshi's hosts; "
+            "these headers sign for it anyway, so send them only where you mean to",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(headers, indent=2))
     elif args.curl:
@@ -161,12 +194,19 @@ def _headers(args: argparse.Namespace) -> int:
 
 def _inspect(path: str) -> int:
     if path == "-":
-        data, name = sys.stdin.buffer.read(), "KEY_FILE"
+        data, name = sys.stdin.buffer.read(MAX_KEY_BYTES + 1), "KEY_FILE"
+        if len(data) > MAX_KEY_BYTES:
+            raise _UsageError(f"standard input holds more than {MAX_KEY_BYTES} bytes: not a key")
     else:
         try:
-            data, name = Path(path).read_bytes(), path
-        except OSError as exc:
-            raise _UsageError(f"cannot read {path!r}: {exc.strerror}") from None
-    report = inspect_key(data, password=os.environ.get(ENV_PASSWORD) or None, name=name)
+            data, name = read_key_file(Path(path)), path
+        except KalshiAuthError as exc:
+            raise _UsageError(f"cannot read the key file: {exc}") from None
+    try:
+        report = inspect_key(data, password=os.environ.get(ENV_PASSWORD) or None, name=name)
+    except Exception as exc:  # whatever the file holds, a one-line answer, never a traceback
+        raise _UsageError(
+            f"cannot inspect the file ({type(exc).__name__}); kalshi-auth cannot read it"
+        ) from None
     print("\n".join(report.lines()))
     return EXIT_OK if report.usable else EXIT_REJECTED

@@ -23,6 +23,7 @@ __all__ = ["KalshiTestServer"]
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+_MAX_BODY_BYTES = 1 << 20
 
 
 class _BadRequestError(Exception):
@@ -185,15 +186,22 @@ async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
 async def _read_body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -> bytes:
     if "chunked" in headers.get("transfer-encoding", "").lower():
         chunks: list[bytes] = []
+        received = 0
         while True:
             size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
             if size == 0:
                 while (await reader.readline()) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return b"".join(chunks)
+            received += size
+            if received > _MAX_BODY_BYTES:
+                raise _BadRequestError
             chunks.append(await reader.readexactly(size))
             await reader.readline()
-    length = int(headers.get("content-length") or 0)
+    declared = headers.get("content-length") or "0"
+    if len(declared) > 8 or not declared.isdigit() or int(declared) > _MAX_BODY_BYTES:
+        raise _BadRequestError
+    length = int(declared)
     return await reader.readexactly(length) if length else b""
 
 

@@ -23,6 +23,7 @@ from .._signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     now_ms,
+    path_and_query,
     signing_path,
     string_to_sign,
 )
@@ -67,6 +68,7 @@ SIGNATURE_MISSING: ErrorBody = {
 
 # Kalshi's server accepts PSS signatures with any salt length (the official SDKs use the
 # digest length, older guides the maximum); AUTO verifies both, as Go's rsa.VerifyPSS does.
+_MAX_TIMESTAMP_DIGITS = 20
 _PSS_ANY_SALT = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
 
 
@@ -120,7 +122,9 @@ class KalshiVerifier:
             return self.verify(request.method, target, request.headers)
         return self.verify(request.method or "GET", request.path_url, request.headers)
 
-    def verify(self, method: str, target: str, headers: Mapping[str, str]) -> Verdict:
+    def verify(  # noqa: PLR0911 (one return per verdict reads best)
+        self, method: str, target: str, headers: Mapping[str, str]
+    ) -> Verdict:
         """Judge a request from its method, raw request-target and headers."""
         lower = {name.lower(): value for name, value in headers.items()}
         signature = lower.get(SIGNATURE_HEADER.lower())
@@ -128,9 +132,11 @@ class KalshiVerifier:
             return Verdict(False, f"no {SIGNATURE_HEADER} header", SIGNATURE_MISSING)
         key_id = lower.get(KEY_HEADER.lower(), "")
         timestamp = lower.get(TIMESTAMP_HEADER.lower(), "")
-        if not timestamp.isdigit() or not timestamp.isascii():
+        if not (0 < len(timestamp) <= _MAX_TIMESTAMP_DIGITS and _is_ascii_digits(timestamp)):
             return Verdict(
-                False, f"{TIMESTAMP_HEADER} {timestamp!r} is not a number", TIMESTAMP_EXPIRED
+                False,
+                f"{TIMESTAMP_HEADER} is not a number of milliseconds ({len(timestamp)} characters)",
+                TIMESTAMP_EXPIRED,
             )
         skew = int(timestamp) - self.now_ms()
         if skew < -self.max_past_ms or skew > self.max_future_ms:
@@ -142,9 +148,13 @@ class KalshiVerifier:
             )
         public = self.keys.get(key_id)
         if public is None:
-            return Verdict(False, f"unknown key id {key_id!r}", KEY_NOT_FOUND, key_id=key_id)
-        message = string_to_sign(timestamp, method, _path_of(target)).decode("utf-8")
-        if not _signature_valid(public, signature, message.encode("utf-8")):
+            return Verdict(False, f"unknown key id {key_id[:64]!r}", KEY_NOT_FOUND, key_id=key_id)
+        try:
+            raw = string_to_sign(timestamp, method, _path_of(target))
+        except (UnicodeEncodeError, ValueError):  # a lone surrogate, or a broken URL
+            return Verdict(False, "the request-target cannot be read", INCORRECT_SIGNATURE)
+        message = raw.decode("utf-8")
+        if not _signature_valid(public, signature, raw):
             return Verdict(
                 False,
                 f"signature does not verify for {message!r}",
@@ -157,9 +167,12 @@ class KalshiVerifier:
 
 def _path_of(target: str) -> str:
     if not target.startswith("/"):  # absolute-form target, as sent to a proxy
-        parts = urlsplit(target)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = path_and_query(urlsplit(target))
     return signing_path(target)
+
+
+def _is_ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _signature_valid(public: PublicKey, signature: str, message: bytes) -> bool:
