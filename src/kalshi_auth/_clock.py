@@ -71,6 +71,7 @@ def declared_small(content_length: str | None) -> bool:
     return (
         content_length is not None
         and 0 < len(content_length) <= 5
+        and content_length.isascii()
         and content_length.isdigit()
         and int(content_length) <= MAX_ERROR_BODY_BYTES
     )

@@ -199,7 +199,11 @@ async def _read_body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -
             chunks.append(await reader.readexactly(size))
             await reader.readline()
     declared = headers.get("content-length") or "0"
-    if len(declared) > 8 or not declared.isdigit() or int(declared) > _MAX_BODY_BYTES:
+    if (
+        len(declared) > 8
+        or not (declared.isascii() and declared.isdigit())
+        or int(declared) > _MAX_BODY_BYTES
+    ):
         raise _BadRequestError
     length = int(declared)
     return await reader.readexactly(length) if length else b""
