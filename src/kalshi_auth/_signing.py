@@ -104,6 +104,7 @@ def _absolute_target(url: str) -> str:
     parts: SplitResult | None
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range: no client could send it
     except ValueError:  # an unclosed IPv6 bracket, for example
         parts = None
     if parts is None or not parts.scheme or not parts.netloc:
