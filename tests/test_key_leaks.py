@@ -315,7 +315,7 @@ class BrokenPath:
 def test_a_pathlike_returning_bytes_loads(rsa_key: rsa.RSAPrivateKey, tmp_path: Path) -> None:
     file = tmp_path / "k.pem"
     file.write_bytes(private_key_pem(rsa_key))
-    auth = KalshiAuth(KEY_ID, BytesPath(os.fsencode(file)))  # type: ignore[arg-type]
+    auth = KalshiAuth(KEY_ID, BytesPath(os.fsencode(file)))
     assert signs_verifiably(auth, rsa_key)
 
 

@@ -62,7 +62,7 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
     def __init__(
         self,
         key_id: str,
-        private_key: str | bytes | os.PathLike[str] | PrivateKey,
+        private_key: str | bytes | os.PathLike[str] | os.PathLike[bytes] | PrivateKey,
         *,
         password: str | bytes | None = None,
         include_query: bool = False,
