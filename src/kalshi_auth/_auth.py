@@ -54,9 +54,7 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
             cores it gained neither throughput nor a shorter loop stall (see
             docs/performance.md). Ed25519 keys always sign inline.
 
-    Attributes:
-        core: the `SigningCore` behind this object: every signing policy, on plain
-            values, for an adapter to another client library.
+    Its `core` holds every signing policy on plain values, for adapters to other clients.
     """
 
     def __init__(
@@ -148,25 +146,14 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
             serialization.NoEncryption(),
         )
         core = self.core
-        return {
-            "key_id": core.key_id,
-            "key_der": der,
-            "include_query": core.include_query,
-            "hosts": core.scope.entries,
-            "clock": core.clock.local,
-            "offset_ms": core.clock.offset_ms,
-            "offload_signing": self.offload_signing,
-        }
+        options = {"include_query": core.include_query, "hosts": core.scope.entries}
+        options |= {"clock": core.clock.local, "offload_signing": self.offload_signing}
+        return {"key": (core.key_id, der), "options": options, "offset_ms": core.clock.offset_ms}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(  # type: ignore[misc]
-            state["key_id"],
-            serialization.load_der_private_key(state["key_der"], None),
-            include_query=state["include_query"],
-            hosts=state["hosts"],
-            clock=state["clock"],
-            offload_signing=state["offload_signing"],
-        )
+        key_id, der = state["key"]
+        key = serialization.load_der_private_key(der, None)
+        self.__init__(key_id, key, **state["options"])  # type: ignore[misc]
         self.core.clock.offset_ms = state["offset_ms"]
 
     def headers(

@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from ._endpoint import API_PREFIX
-from ._verifier import _public_key
+from ._verifier import public_key_of
 
 __all__ = ["ServerProcess", "server_process"]
 
@@ -59,7 +59,7 @@ def server_process(
     ``total`` (requests seen) and ``rejected`` (the first 20 reasons).
     """
     public = {
-        key_id: _public_key(key)
+        key_id: public_key_of(key)
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
         for key_id, key in keys.items()

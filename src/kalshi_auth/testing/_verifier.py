@@ -36,6 +36,7 @@ __all__ = [
     "KalshiVerifier",
     "PublicKey",
     "Verdict",
+    "public_key_of",
 ]
 
 PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -111,7 +112,7 @@ class KalshiVerifier:
 
     def register(self, key_id: str, key: object) -> None:
         """Accept signatures by `key_id` made with `key` (its public or private key, or PEM)."""
-        public = _public_key(key)
+        public = public_key_of(key)
         with self._lock:
             self.keys = {**self.keys, key_id: public}
 
@@ -187,7 +188,8 @@ def _signature_valid(public: PublicKey, signature: str, message: bytes) -> bool:
     return True
 
 
-def _public_key(key: object) -> PublicKey:
+def public_key_of(key: object) -> PublicKey:
+    """The public key of `key`: a private or public key object, or PEM."""
     if isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         return key.public_key()
     if isinstance(key, str):
