@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import platform
 import statistics
@@ -33,7 +34,8 @@ from kalshi_python_sync.api_client import ApiClient
 from kalshi_python_sync.auth import KalshiAuth as OfficialSdkAuth
 from kalshi_python_sync.configuration import Configuration
 
-from kalshi_auth import KalshiAuth, __version__
+from kalshi_auth import KalshiAuth, KalshiAuthError, __version__
+from kalshi_auth._keys import load_private_key
 from kalshi_auth.testing import (
     generate_ed25519_key,
     generate_rsa_key,
@@ -213,6 +215,35 @@ def end_to_end(keys: dict[str, Key], n: int, rows: list[list[str]]) -> None:
         rows.append([label, f"{value / 1000:.2f}", f"{value / sdk:.2f}x"])
 
 
+def hostile_inputs(rows: list[list[str]], repeats: int) -> None:
+    """How long the key loader takes to refuse inputs built to make a parser slow."""
+    big = "-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 10_000_000 + "\n-----END RSA PRIVATE KEY-----"
+    inputs: dict[str, object] = {
+        "10 MB PEM body (str)": big,
+        "10 MB PEM body (bytes)": big.encode(),
+        "200 KB of spaces after -----BEGIN": "-----BEGIN" + " " * 200_000,
+        # Just under the 64 KiB cap: these reach the parser.
+        "60 KB of spaces after -----BEGIN": "-----BEGIN" + " " * 60_000,
+        "'-----' x 12 000": "-----" * 12_000,
+        "'-----BEGIN ' x 5 000": "-----BEGIN " * 5_000,
+        "'END PRIVATE KEY' x 4 000, one BEGIN": "-----BEGIN PRIVATE KEY-----"
+        + "END PRIVATE KEY" * 4_000,
+        "'Proc-Type: ' x 5 000": "-----BEGIN RSA PRIVATE KEY-----\n"
+        + "Proc-Type: " * 5_000
+        + "\n-----END RSA PRIVATE KEY-----",
+        "60 000 quotes": '"' * 60_000,
+        "/dev/zero as the path": "/dev/zero",
+    }
+    for name, source in inputs.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            with contextlib.suppress(KalshiAuthError):
+                load_private_key(source)
+            times.append((time.perf_counter() - start) * 1000)
+        rows.append([name, f"{statistics.median(times):.2f}", f"{max(times):.2f}"])
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
 
@@ -259,6 +290,11 @@ def main() -> None:
     asyncio_rows(keys, 3 if args.quick else 9, rows)
     print("asyncio: 200 concurrent httpx GETs to the local verifying server (own process):\n")
     print(table(["auth", "requests/s", "longest loop stall (ms)"], rows) + "\n")
+
+    rows = []
+    hostile_inputs(rows, 3 if args.quick else 11)
+    print("Refusing hostile key input (ms, wall clock; each is refused):\n")
+    print(table(["input", "median ms", "max ms"], rows) + "\n")
 
     rows = []
     end_to_end(keys, 5 if args.quick else 21, rows)

@@ -18,7 +18,13 @@ def test_bench_quick_run_prints_every_table() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    for heading in ("Per request", "Threads", "asyncio:", "End to end"):
+    for heading in (
+        "Per request",
+        "Threads",
+        "asyncio:",
+        "Refusing hostile key input",
+        "End to end",
+    ):
         assert heading in done.stdout
     for row in (
         "floor",
@@ -26,5 +32,6 @@ def test_bench_quick_run_prints_every_table() -> None:
         "naive: parse PEM per call",
         "RSA-2048, worker thread",
         "httpx.Client + KalshiAuth",
+        "/dev/zero as the path",
     ):
         assert row in done.stdout

@@ -258,12 +258,15 @@ HOSTILE = {
     "10 MB PEM body as bytes": BIG_BODY.encode(),
     "200 KB of spaces after BEGIN": "-----BEGIN" + " " * 200_000,
     "200 KB of spaces after BEGIN (bytes)": b"-----BEGIN" + b" " * 200_000,
-    "dashes, 50 000 times": "-----" * 10_000,
-    "BEGIN, 20 000 times": "-----BEGIN " * 20_000,
+    # Just under the size cap: these reach the parser.
+    "60 KB of spaces after BEGIN": "-----BEGIN" + " " * 60_000,
+    "dashes, 12 000 times": "-----" * 12_000,
+    "BEGIN, 5 000 times": "-----BEGIN " * 5_000,
     "quotes, 60 000 deep": '"' * 60_000,
     "Proc-Type headers repeated": "-----BEGIN RSA PRIVATE KEY-----\n"
-    + "Proc-Type: " * 20_000
+    + "Proc-Type: " * 5_000
     + "\n-----END RSA PRIVATE KEY-----",
+    "labels without end": "-----BEGIN RSA PRIVATE KEY-----" * 2_000,
     "END word repeated": "-----BEGIN PRIVATE KEY-----" + "END PRIVATE KEY" * 4_000,
 }
 

@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 _DASHES = "-----"
+_BEGIN = "BEGIN "
 _MAX_LABEL_CHARS = 40
 _MAX_SPACES = 16  # tolerated between the dashes and BEGIN/END, and around a label
 _MAX_BLOCKS = 16
@@ -79,14 +80,12 @@ def unmangle(text: str) -> str:
 def begin_lines(text: str) -> list[BeginLine]:
     """Every ``-----BEGIN LABEL-----`` line in `text` (the first 16), in order."""
     found: list[BeginLine] = []
-    pos = text.find(_DASHES)
+    pos = text.find(_BEGIN)
     while pos != -1 and len(found) < _MAX_BLOCKS:
         line = _begin_at(text, pos)
         if line is not None:
             found.append(line)
-            pos = text.find(_DASHES, line.end)
-        else:
-            pos = text.find(_DASHES, pos + 1)
+        pos = text.find(_BEGIN, line.end if line is not None else pos + len(_BEGIN))
     return found
 
 
@@ -137,17 +136,18 @@ def is_base64(body: str) -> bool:
 
 
 def _begin_at(text: str, pos: int) -> BeginLine | None:
-    i = _skip_spaces(text, pos + 5)
-    if not text.startswith("BEGIN ", i):
+    """The BEGIN line whose word BEGIN starts at `pos`, if dashes frame it."""
+    start = _skip_spaces_back(text, pos) - 5
+    if start < 0 or not text.startswith(_DASHES, start):
         return None
-    first = i + 6
+    first = pos + len(_BEGIN)
     close = text.find(_DASHES, first, first + _MAX_LABEL_CHARS + 2 * _MAX_SPACES)
     if close == -1:
         return None
     label = text[first:close].strip()
     if not label or not _LABEL_CHARS.issuperset(label):
         return None
-    return BeginLine(label, pos, close + 5)
+    return BeginLine(label, start, close + 5)
 
 
 def _skip_spaces(text: str, i: int) -> int:
