@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._clock import http_date
 from .._signing import signing_path
 from ._verifier import KalshiVerifier, Verdict
 
@@ -50,6 +51,11 @@ class KalshiEndpoint:
     @clock_offset_ms.setter
     def clock_offset_ms(self, value: int) -> None:
         self.verifier.clock_offset_ms = value
+
+    def date_header(self) -> str:
+        """The ``Date`` header value: the (possibly shifted) server clock, from which
+        clients measure their skew."""
+        return http_date(self.verifier.now_ms())
 
     def handle(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes

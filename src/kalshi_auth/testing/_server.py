@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from types import TracebackType
 
-from .._clock import http_date
 from ._endpoint import API_PREFIX, KalshiEndpoint
 from ._verifier import KalshiVerifier
 
@@ -131,7 +130,7 @@ class KalshiTestServer(KalshiEndpoint):
             while await self._serve_request(reader, writer):
                 pass
         except (_BadRequestError, ValueError, asyncio.IncompleteReadError):
-            writer.write(_response(400, b"{}", keep_alive=False, date=self._date()))
+            writer.write(_response(400, b"{}", keep_alive=False, date=self.date_header()))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -158,16 +157,11 @@ class KalshiTestServer(KalshiEndpoint):
         data = json.dumps(payload).encode()
         writer.write(
             _response(
-                status, b"" if method == "HEAD" else data, keep_alive, self._date(), len(data)
+                status, b"" if method == "HEAD" else data, keep_alive, self.date_header(), len(data)
             )
         )
         await writer.drain()
         return keep_alive
-
-    def _date(self) -> str:
-        # The Date header follows the (possibly shifted) server clock: clients measure
-        # their skew from it.
-        return http_date(self.verifier.now_ms())
 
 
 async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:

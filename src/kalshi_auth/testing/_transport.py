@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from email.utils import formatdate
 
 import httpx
 
@@ -38,10 +37,9 @@ class KalshiMockTransport(KalshiEndpoint, httpx.BaseTransport, httpx.AsyncBaseTr
     def _respond(self, request: httpx.Request, body: bytes) -> httpx.Response:
         target = request.url.raw_path.decode("ascii")
         status, payload = self.handle(request.method, target, dict(request.headers), body)
-        date = formatdate(self.verifier.now_ms() / 1000, usegmt=True)
         return httpx.Response(
             status,
-            headers={"Content-Type": "application/json", "Date": date},
+            headers={"Content-Type": "application/json", "Date": self.date_header()},
             content=json.dumps(payload).encode(),
             request=request,
         )
