@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 
+import httpx
 import pytest
-from hypothesis import given
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalshi_auth import ConfigurationError
-from kalshi_auth._signing import signing_path, string_to_sign, target_of
+from kalshi_auth import ConfigurationError, KalshiAuth
+from kalshi_auth._httpx import request_target
+from kalshi_auth._signing import signing_path, string_to_sign
 from kalshi_auth.testing import KalshiVerifier
 
 from .conftest import Credential, assert_no_key_material
@@ -49,20 +53,47 @@ def test_string_to_sign_matches_kalshi_docs_example() -> None:
         ("/trade-api/v2/markets/KX HIGH", "/trade-api/v2/markets/KX%20HIGH"),
         ("/m/caf\u00e9", "/m/caf%C3%A9"),
         ("/m/a%2Fb", "/m/a%2Fb"),
+        ("/trade-api/v2/x/../markets", "/trade-api/v2/markets"),
+        ("https://h/trade-api/./v2/markets#frag", "/trade-api/v2/markets"),
+        ("/%7e|", "/%7e|"),
+        ("//double/slash", "//double/slash"),
     ],
 )
-def test_target_of(url: str, expected: str) -> None:
-    assert target_of(url) == expected
+def test_request_target(url: str, expected: str) -> None:
+    assert request_target(url) == expected
 
 
-@given(st.text(max_size=50))
-def test_target_of_is_ascii_and_stable(text: str) -> None:
+URL_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from("/%.?#~|\\ \t"),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=URL_TEXT, absolute=st.booleans(), include_query=st.booleans())
+def test_headers_sign_what_httpx_sends(
+    credentials: dict[str, Credential], text: str, absolute: bool, include_query: bool
+) -> None:
+    """headers(url) signs exactly the request-target httpx puts on the wire for url."""
+    url = ("https://external-api.kalshi.com/" if absolute else "/") + text
+    cred = credentials["ed25519"]
+    auth = KalshiAuth(cred.key_id, cred.private_key, include_query=include_query)
     try:
-        target = target_of("/" + text)
-    except ConfigurationError:  # pragma: no cover - a leading '/' is always a path
-        pytest.fail("a path was refused")
-    assert target.isascii()
-    assert target_of(target) == target  # already-encoded input passes through unchanged
+        wire = httpx.Request("GET", url).url.raw_path.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        wire = None
+    try:
+        headers = auth.headers("GET", url)
+    except ConfigurationError:
+        assert wire is None or ":" in text  # httpx refuses it too, or a port we refuse
+        return
+    assert wire is not None
+    signed_target = wire if include_query else wire.partition("?")[0]
+    message = f"{headers['KALSHI-ACCESS-TIMESTAMP']}GET{signed_target}"
+    signature = base64.b64decode(headers["KALSHI-ACCESS-SIGNATURE"])
+    key = cred.private_key
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    key.public_key().verify(signature, message.encode())  # raises if it does not verify
 
 
 def test_relative_url_is_refused(credentials: dict[str, Credential]) -> None:

@@ -13,11 +13,11 @@ from ._clock import ServerClock
 from ._core import SigningCore, checked_key_id
 from ._env import blame_variable, read_env
 from ._errors import ConfigurationError, KalshiAuthError
-from ._httpx import HttpxAdapter
+from ._httpx import HttpxAdapter, request_target
 from ._keys import PrivateKey, key_kind, load_private_key
 from ._requests import RequestsAdapter
 from ._scope import DEFAULT_HOSTS, HostScope
-from ._signing import Signer, now_ms, target_of
+from ._signing import Signer, now_ms
 
 __all__ = ["KalshiAuth"]
 
@@ -162,9 +162,10 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         """The three ``KALSHI-ACCESS-*`` headers for a request made by another client.
 
         For websockets, curl and the like. `url_or_path` is an absolute URL or a
-        path such as ``/trade-api/ws/v2``; the query, if any, is treated as in
-        every other request. Signs whatever the host: you asked.
+        path such as ``/trade-api/ws/v2``. It is signed as httpx would send it:
+        the path percent-encoded as httpx does, dot segments resolved, the query
+        dropped unless ``include_query``. Signs whatever the host: you asked.
         """
         if not isinstance(method, str) or not method.isalpha() or not method.isascii():
             raise ConfigurationError("method must be an HTTP method such as 'GET' or 'POST'")
-        return self.core.signed_headers(method, target_of(url_or_path), timestamp_ms)
+        return self.core.signed_headers(method, request_target(url_or_path), timestamp_ms)

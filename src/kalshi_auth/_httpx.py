@@ -9,9 +9,10 @@ import httpx
 
 from ._clock import declared_small
 from ._core import SigningCore
-from ._scope import Origin
+from ._errors import ConfigurationError
+from ._scope import Origin, origin_of
 
-__all__ = ["HttpxAdapter"]
+__all__ = ["HttpxAdapter", "request_target"]
 
 HttpxHook = Callable[[httpx.Request], None]
 AsyncHttpxHook = Callable[[httpx.Request], Awaitable[None]]
@@ -158,6 +159,34 @@ class HttpxAdapter(httpx.Auth):
                 "client with event_hooks=auth.httpx_event_hooks() (httpx_async_event_hooks() "
                 "for AsyncClient), or leave follow_redirects off",
             )
+
+
+def request_target(url_or_path: str) -> str:
+    """The request-target httpx sends for an absolute URL or a path starting with ``/``.
+
+    The path percent-encoded as httpx encodes it, dot segments resolved, the
+    query kept (the core drops it when signing) and the fragment dropped. A URL
+    that httpx refuses, or whose port is out of range, is a `ConfigurationError`.
+    """
+    if not isinstance(url_or_path, str):
+        raise ConfigurationError(
+            f"the URL must be a str, not {type(url_or_path).__name__}: an absolute URL "
+            "(https://host/path) or a path starting with '/'"
+        )
+    # A path is read as if on some host: then httpx resolves it like any URL's path.
+    url = "https://path.invalid" + url_or_path if url_or_path.startswith("/") else url_or_path
+    raw: bytes | None = None
+    if "://" in url and origin_of(url).host:  # origin_of: empty for a bad port or bracket
+        try:
+            raw = httpx.URL(url).raw_path
+        except (httpx.InvalidURL, UnicodeError, ValueError, TypeError):
+            raw = None  # raised below, outside the handler: the error holds the URL
+    if raw is None:
+        raise ConfigurationError(
+            f"the URL ({len(url_or_path)} characters) is neither an absolute URL "
+            "(https://host/path) nor a path starting with '/' that httpx can send"
+        )
+    return raw.decode("ascii")
 
 
 def _origin(url: httpx.URL) -> Origin:

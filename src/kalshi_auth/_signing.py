@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from binascii import b2a_base64
 from collections.abc import Callable, MutableMapping
-from urllib.parse import SplitResult, quote, urlsplit
+from urllib.parse import SplitResult
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -35,7 +35,6 @@ __all__ = [
     "signing_path",
     "string_to_sign",
     "strip_access_headers",
-    "target_of",
     "timestamp_text",
 ]
 
@@ -49,9 +48,6 @@ _SHA256 = hashes.SHA256()
 # also verifies today because the server auto-detects the salt, but is not the spec.)
 _PSS = padding.PSS(mgf=padding.MGF1(_SHA256), salt_length=padding.PSS.DIGEST_LENGTH)
 
-# Characters a client leaves as they are in a request-target; anything else is
-# percent-encoded, as requests and httpx do.
-_TARGET_SAFE = "/?=&;:@!$'()*+,-._~%"
 _MIN_MS = 10**12  # 2001-09-09 in milliseconds; smaller values are seconds by mistake
 _MAX_MS = 10**13  # 2286: larger values are microseconds or nanoseconds by mistake
 
@@ -76,43 +72,6 @@ def signing_path(target: str, *, include_query: bool = False) -> str:
 def path_and_query(parts: SplitResult) -> str:
     """The request-target of a split URL: its path (``/`` if empty) and ``?query`` if any."""
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-def target_of(url_or_path: str) -> str:
-    """The request-target (path and query, percent-encoded) a client sends for a URL.
-
-    Accepts an absolute URL or a path. Characters a client would percent-encode
-    are encoded here the same way, so the result matches the wire.
-    """
-    if not isinstance(url_or_path, str):
-        raise ConfigurationError(
-            f"the URL must be a str, not {type(url_or_path).__name__}: an absolute URL "
-            "(https://host/path) or a path starting with '/'"
-        )
-    target = url_or_path if url_or_path.startswith("/") else _absolute_target(url_or_path)
-    try:
-        return quote(target.partition("#")[0], safe=_TARGET_SAFE)
-    except UnicodeEncodeError:
-        pass  # raised below, outside the handler: the error holds the URL
-    raise ConfigurationError(
-        "the URL holds a lone surrogate (text decoded with errors='surrogateescape'?): it "
-        "cannot be sent as UTF-8; decode the URL as UTF-8 first"
-    )
-
-
-def _absolute_target(url: str) -> str:
-    parts: SplitResult | None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a port out of range: no client could send it
-    except ValueError:  # an unclosed IPv6 bracket, for example
-        parts = None
-    if parts is None or not parts.scheme or not parts.netloc:
-        raise ConfigurationError(
-            f"the URL ({len(url)} characters) is neither an absolute URL (https://host/path) "
-            "nor a path starting with '/'"
-        )
-    return path_and_query(parts)
 
 
 def string_to_sign(timestamp: str, method: str, path: str) -> bytes:
