@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from kalshi_auth._check import diagnose, printable
+from kalshi_auth._check import diagnose
+from kalshi_auth._text import printable
 from kalshi_auth.testing import KalshiTestServer, private_key_pem
 
 from .test_cli import KEY_ID, assert_one_line_error, creds, run

@@ -19,7 +19,7 @@ from kalshi_auth._clock import (
 )
 from kalshi_auth._core import SigningCore, checked_key_id
 from kalshi_auth._scope import DEFAULT_HOSTS, HostScope, Origin, origin_of
-from kalshi_auth._signing import Signer
+from kalshi_auth._signing import KeySigner
 from kalshi_auth.testing import KalshiVerifier, generate_ed25519_key
 
 KEY_ID = "6e5d4c3b-2a19-4807-b6f5-e4d3c2b1a098"
@@ -32,7 +32,7 @@ KEY = generate_ed25519_key()
 def core(now: int = NOW, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> SigningCore:
     return SigningCore(
         KEY_ID,
-        Signer(KEY),
+        KeySigner(KEY),
         scope=HostScope(hosts),
         clock=ServerClock(lambda: now),
     )

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import anyio.to_thread
 import httpx
 import pytest
 import requests
@@ -198,19 +198,23 @@ async def test_httpx_async_signing_inline_or_in_a_thread(
     server: KalshiTestServer,
     credential: Credential,
     offload: bool,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    offloaded: list[object] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counting(func: Any, *args: Any) -> Any:
-        offloaded.append(func)
-        return await run_sync(func, *args)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    threads: list[str] = []
     auth = KalshiAuth(credential.key_id, credential.private_key, offload_signing=offload)
+    sign = auth.core.signer
+
+    class Recording:
+        off_loop = sign.off_loop
+
+        def __call__(self, message: bytes) -> str:
+            threads.append(threading.current_thread().name)
+            return sign(message)
+
+    auth.core.signer = Recording()
     async with httpx.AsyncClient(base_url=server.base_url, auth=auth) as client:
         responses = await asyncio.gather(*(client.get(f"/markets/T{i}") for i in range(20)))
     assert [r.status_code for r in responses] == [200] * 20
     rsa_key = credential.name != "ed25519"
+    assert len(threads) == 20
+    offloaded = [name for name in threads if name.startswith("kalshi-auth-sign")]
     assert len(offloaded) == (20 if offload and rsa_key else 0)

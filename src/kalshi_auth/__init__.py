@@ -14,7 +14,9 @@ from ._errors import (
     InvalidPrivateKeyError,
     KalshiAuthError,
     PrivateKeyPasswordError,
+    SignerError,
 )
+from ._external import Signer
 from ._version import __version__
 
 __all__ = [
@@ -24,5 +26,7 @@ __all__ = [
     "KalshiAuth",
     "KalshiAuthError",
     "PrivateKeyPasswordError",
+    "Signer",
+    "SignerError",
     "__version__",
 ]

@@ -13,15 +13,17 @@ from ._clock import ServerClock
 from ._core import SigningCore, checked_key_id
 from ._env import blame_variable, read_env
 from ._errors import ConfigurationError, KalshiAuthError
+from ._external import ExternalSigner, MessageSigner, Signer
 from ._httpx import HttpxAdapter, request_target
 from ._keys import PrivateKey, key_kind, load_private_key
 from ._requests import RequestsAdapter
 from ._scope import DEFAULT_HOSTS, HostScope
-from ._signing import Signer, now_ms
+from ._signing import KeySigner, now_ms
 
 __all__ = ["KalshiAuth"]
 
 Clock = Callable[[], int]
+KeySource = str | bytes | os.PathLike[str] | os.PathLike[bytes] | PrivateKey | Signer
 
 
 class KalshiAuth(RequestsAdapter, HttpxAdapter):
@@ -37,22 +39,19 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         key_id: the API key id Kalshi shows next to the key (a UUID).
         private_key: PEM text (``str`` or ``bytes``), a path to the key file
             (``pathlib.Path``, or a ``str`` naming an existing file), or a
-            loaded ``cryptography`` RSA or Ed25519 private key. Parsed once, here.
+            loaded ``cryptography`` RSA or Ed25519 private key, parsed once, here;
+            or a `Signer` for a key held elsewhere (a KMS, an HSM).
         password: the password of an encrypted key.
-        include_query: also sign ``?`` + the query string. Kalshi's server does
-            **not** sign the query and rejects such signatures; this exists only
-            for servers that follow the older third-party guides.
-        hosts: the hosts to sign for: names (each with its subdomains), IP
-            addresses or networks, or ``"*"`` for any. Requests to other hosts
-            go out unsigned, with a warning logged once per host. The default is
-            Kalshi's API domains and loopback (``localhost``, ``127.0.0.0/8``,
-            ``::1``).
-        clock: returns the time in epoch milliseconds (default: the system
-            clock). An offset learned from Kalshi's ``Date`` header is added.
-        offload_signing: in an ``AsyncClient``, sign RSA keys in a worker
-            thread instead of on the event loop. Off by default: measured on 2
-            cores it gained neither throughput nor a shorter loop stall (see
-            docs/performance.md). Ed25519 keys always sign inline.
+        include_query: also sign ``?`` + the query. Kalshi does **not**, and
+            rejects such signatures; this is for servers that follow old guides.
+        hosts: the hosts to sign for: names (with their subdomains), IP addresses,
+            networks, or ``"*"``. Other hosts get no headers, and a warning once.
+            Default: Kalshi's API domains, ``localhost``, ``127.0.0.0/8``, ``::1``.
+        clock: the time in epoch milliseconds (default: the system clock); the
+            offset learned from Kalshi's ``Date`` header is added to it.
+        offload_signing: sign RSA keys in a worker thread in ``AsyncClient`` and
+            aiohttp. Off: measured, it gained nothing (docs/performance.md).
+            Ed25519 keys always sign inline; a `Signer` always in a thread.
 
     Its `core` holds every signing policy on plain values, for adapters to other clients.
     """
@@ -60,7 +59,7 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
     def __init__(
         self,
         key_id: str,
-        private_key: str | bytes | os.PathLike[str] | os.PathLike[bytes] | PrivateKey,
+        private_key: KeySource,
         *,
         password: str | bytes | None = None,
         include_query: bool = False,
@@ -69,16 +68,16 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         offload_signing: bool = False,
     ) -> None:
         key_id = checked_key_id(key_id)
-        key = load_private_key(private_key, password=password)
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning epoch milliseconds")
-        self._key = key
-        self._key_type = key_kind(key)
+        self._key, self._key_type, signer = _signer_for(private_key, password)
         # Ed25519 signs in ~30 us: handing it to a thread would cost more than it saves.
-        self.offload_signing = offload_signing and isinstance(key, rsa.RSAPrivateKey)
+        self.sign_off_loop = signer.off_loop or (
+            offload_signing and isinstance(self._key, rsa.RSAPrivateKey)
+        )
         self.core = SigningCore(
             key_id,
-            Signer(key),
+            signer,
             scope=HostScope(hosts),
             clock=ServerClock(clock),
             include_query=bool(include_query),
@@ -140,19 +139,24 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
 
     def __getstate__(self) -> dict[str, Any]:
         # cryptography keys do not pickle; carry the key as DER. The pickle holds the key.
-        der = self._key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        key: Signer | bytes
+        if isinstance(self._key, Signer):
+            key = self._key  # an external signer pickles itself, or refuses to
+        else:
+            key = self._key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
         core = self.core
         options = {"include_query": core.include_query, "hosts": core.scope.entries}
-        options |= {"clock": core.clock.local, "offload_signing": self.offload_signing}
-        return {"key": (core.key_id, der), "options": options, "offset_ms": core.clock.offset_ms}
+        options |= {"clock": core.clock.local, "offload_signing": self.sign_off_loop}
+        return {"key": (core.key_id, key), "options": options, "offset_ms": core.clock.offset_ms}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        key_id, der = state["key"]
-        key = serialization.load_der_private_key(der, None)
+        key_id, key = state["key"]
+        if isinstance(key, bytes):
+            key = serialization.load_der_private_key(key, None)
         self.__init__(key_id, key, **state["options"])  # type: ignore[misc]
         self.core.clock.offset_ms = state["offset_ms"]
 
@@ -169,3 +173,17 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         if not isinstance(method, str) or not method.isalpha() or not method.isascii():
             raise ConfigurationError("method must be an HTTP method such as 'GET' or 'POST'")
         return self.core.signed_headers(method, request_target(url_or_path), timestamp_ms)
+
+
+def _signer_for(
+    source: KeySource, password: str | bytes | None
+) -> tuple[PrivateKey | Signer, str, MessageSigner]:
+    """(the key or signer, its type in words, what the core calls to sign)."""
+    if isinstance(source, Signer):
+        if password is not None:
+            raise ConfigurationError("password= is for key files; a Signer holds its own key")
+        external = ExternalSigner(source)
+        kind = "RSA" if external.key_type == "rsa" else "Ed25519"
+        return source, f"{kind} ({external.name})", external
+    key = load_private_key(source, password=password)
+    return key, key_kind(key), KeySigner(key)

@@ -17,13 +17,13 @@ import httpx
 
 from ._auth import KalshiAuth
 from ._clock import date_header_ms, describe_offset
+from ._text import printable
 
 __all__ = [
     "DEMO_BASE_URL",
     "PROD_BASE_URL",
     "diagnose",
     "is_kalshi_host",
-    "printable",
     "rest_base_url",
     "run_check",
 ]
@@ -34,13 +34,6 @@ BALANCE_PATH = "/portfolio/balance"
 _SKEW_WORTH_NOTING_MS = 2_000
 _SYNC_CLOCK = "for example `sudo timedatectl set-ntp true`, or `sudo chronyc makestep`"
 _SERVER = "the server's"
-_MAX_SHOWN = 120
-
-
-def printable(text: object, limit: int = _MAX_SHOWN) -> str:
-    """`text` made safe for a terminal: control characters replaced, one line, cut short."""
-    shown = "".join(c if c.isprintable() else "?" for c in str(text)[: limit + 1])
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def is_kalshi_host(host: str) -> bool:

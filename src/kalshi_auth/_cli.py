@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from ._auth import KalshiAuth
-from ._check import DEMO_BASE_URL, PROD_BASE_URL, printable, run_check
+from ._check import DEMO_BASE_URL, PROD_BASE_URL, run_check
 from ._demo import run_demo
 from ._env import ENV_PASSWORD
 from ._errors import KalshiAuthError
 from ._inspect import inspect_key
 from ._keys import MAX_KEY_BYTES, read_key_file
 from ._scope import origin_of
+from ._text import printable
 from ._version import __version__
 
 __all__ = ["main"]

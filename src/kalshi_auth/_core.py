@@ -17,9 +17,9 @@ from collections.abc import MutableMapping
 
 from ._clock import ServerClock, is_timestamp_expired
 from ._errors import InvalidKeyIdError
+from ._external import MessageSigner
 from ._scope import HostScope, Origin
 from ._signing import (
-    Signer,
     access_headers,
     signing_path,
     string_to_sign,
@@ -46,7 +46,7 @@ class SigningCore:
     def __init__(
         self,
         key_id: str,
-        signer: Signer,
+        signer: MessageSigner,
         *,
         scope: HostScope,
         clock: ServerClock,

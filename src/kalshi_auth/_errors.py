@@ -8,11 +8,12 @@ __all__ = [
     "InvalidPrivateKeyError",
     "KalshiAuthError",
     "PrivateKeyPasswordError",
+    "SignerError",
 ]
 
 
 class KalshiAuthError(ValueError):
-    """Base class of every error kalshi-auth raises for bad input."""
+    """Base class of every error kalshi-auth raises: bad input, or a failing signer."""
 
 
 class InvalidPrivateKeyError(KalshiAuthError):
@@ -29,3 +30,11 @@ class InvalidKeyIdError(KalshiAuthError):
 
 class ConfigurationError(KalshiAuthError):
     """An option or environment variable is missing, conflicting or malformed."""
+
+
+class SignerError(KalshiAuthError):
+    """An external `Signer` failed or returned something that is not a signature.
+
+    The message names the signer's class and the reason; ``__cause__`` holds the
+    signer's own exception. The request is not sent, and the signer is never retried.
+    """

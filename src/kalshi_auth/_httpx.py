@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
-import anyio.to_thread
 import httpx
 
 from ._clock import declared_small
 from ._core import SigningCore
 from ._errors import ConfigurationError
+from ._offload import run_off_loop
 from ._scope import Origin, origin_of
 
 __all__ = ["HttpxAdapter", "request_target"]
@@ -43,7 +43,7 @@ class HttpxAdapter(httpx.Auth):
     """
 
     core: SigningCore
-    offload_signing: bool
+    sign_off_loop: bool
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -107,11 +107,11 @@ class HttpxAdapter(httpx.Auth):
         return True
 
     async def _sign_async(self, request: httpx.Request) -> bool:
-        if not self.offload_signing or not self.core.allows(request.url.host):
+        if not self.sign_off_loop or not self.core.allows(request.url.host):
             return self._sign(request)
-        # The private-key operation releases the GIL: in a worker thread it runs while the
-        # event loop serves other requests, and on a second core.
-        return await anyio.to_thread.run_sync(self._sign, request)
+        # An external signer may wait on the network; a local RSA key releases the GIL.
+        # Either way the event loop serves other requests meanwhile.
+        return await run_off_loop(self._sign, request)
 
     def _on_request(self, request: httpx.Request) -> None:
         chain = request.extensions.get(_CHAIN)

@@ -2,7 +2,7 @@
 
     signing_path(target)                -> "/trade-api/v2/portfolio/orders"
     string_to_sign(ts, method, path)    -> b"1703123456789GET/trade-api/v2/portfolio/orders"
-    Signer(key)(message)                -> "base64 signature"
+    KeySigner(key)(message)             -> "base64 signature"
     access_headers(key_id, ts, sig)     -> the three KALSHI-ACCESS-* headers
 
 Kalshi's server rebuilds the message from the request it receives, so the path
@@ -28,7 +28,7 @@ __all__ = [
     "KEY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "Signer",
+    "KeySigner",
     "access_headers",
     "now_ms",
     "path_and_query",
@@ -94,10 +94,11 @@ def timestamp_text(timestamp_ms: int) -> str:
     return str(timestamp_ms)
 
 
-class Signer:
-    """Signs messages with one key: RSA-PSS/SHA-256 for RSA keys, Ed25519 for Ed25519 keys."""
+class KeySigner:
+    """Signs messages with a key held here: RSA-PSS/SHA-256 for RSA, Ed25519 for Ed25519."""
 
     __slots__ = ("_sign",)
+    off_loop = False  # microseconds of CPU, GIL released: no reason to leave the event loop
 
     def __init__(self, key: PrivateKey) -> None:
         sign: Callable[[bytes], bytes]

@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ._auth import KalshiAuth
 from ._clock import MAX_ERROR_BODY_BYTES
-from ._core import SigningCore
+from ._offload import run_off_loop
 from ._scope import Origin
 
 __all__ = ["KalshiAuthMiddleware"]
@@ -58,7 +58,7 @@ class KalshiAuthMiddleware:
         pending = _pending_hop.get()
         _pending_hop.set(None)
         first = pending[1] if pending is not None and pending[0] == here else here
-        if not _sign(core, request, first, here):
+        if not await self._sign(request, first, here):
             response = await handler(request)
         else:
             response = await handler(request)
@@ -67,7 +67,7 @@ class KalshiAuthMiddleware:
                 date = response.headers.get("Date")
                 if core.should_resend(first, here, response.status, date, body):
                     response.release()
-                    _sign(core, request, first, here)
+                    await self._sign(request, first, here)
                     response = await handler(request)
         location = response.headers.get("Location")
         if location is not None and response.status in (301, 302, 303, 307, 308):
@@ -76,10 +76,12 @@ class KalshiAuthMiddleware:
                 _pending_hop.set((_origin(request.url.join(URL(location))), first))
         return response
 
-
-def _sign(core: SigningCore, request: ClientRequest, first: Origin, here: Origin) -> bool:
-    url = request.url
-    return core.sign_hop(request.headers, first, here, request.method, url.raw_path_qs)
+    async def _sign(self, request: ClientRequest, first: Origin, here: Origin) -> bool:
+        core = self.auth.core
+        args = (request.headers, first, here, request.method, request.url.raw_path_qs)
+        if self.auth.sign_off_loop and here == first and core.allows(here.host):
+            return await run_off_loop(core.sign_hop, *args)
+        return core.sign_hop(*args)
 
 
 def _origin(url: URL) -> Origin:
