@@ -280,7 +280,7 @@ def test_inspect_encrypted_key_and_stdin(rsa_key: rsa.RSAPrivateKey) -> None:
     assert fields(unlocked.stdout)["fingerprint"] == public_key_fingerprint(rsa_key.public_key())
 
 
-def test_inspect_openssh_key_gives_a_working_conversion(
+def test_inspect_openssh_key_is_usable_and_gives_a_working_conversion(
     ed25519_key: ed25519.Ed25519PrivateKey, tmp_path: Path
 ) -> None:
     openssh = ed25519_key.private_bytes(
@@ -290,11 +290,13 @@ def test_inspect_openssh_key_gives_a_working_conversion(
     )
     path = write(tmp_path, "id_ed25519", openssh)
     done = run("inspect-key", path)
-    assert done.returncode == 1
+    assert done.returncode == 0, done.stdout
     info = fields(done.stdout)
     assert info["encoding"].startswith("OpenSSH private key")
     assert info["type"] == "Ed25519 private key"
-    command = info["fix"].replace("python3", shlex.quote(sys.executable), 1)
+    assert info["usable"].startswith("yes")
+    command = info["note"].split("convert it: ", 1)[1]
+    command = command.replace("python3", shlex.quote(sys.executable), 1)
     subprocess.run(command, shell=True, cwd=tmp_path, check=True)
     converted = run("inspect-key", str(tmp_path / "kalshi-key.pem"))
     assert converted.returncode == 0, converted.stdout

@@ -91,11 +91,16 @@ def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") ->
         return report
     except KalshiAuthError as exc:
         report.problem = str(exc)
-        _describe_unusable(report, data, label, password, name)
+        _describe_unusable(report, data, label, password)
         return report
     report.usable = True
     report.key_type = f"{key_kind(key)} private key"
     report.fingerprint = public_key_fingerprint(key.public_key())
+    if label == "OPENSSH PRIVATE KEY":
+        report.notes.append(
+            "kalshi-auth reads OpenSSH keys; for tools that need PKCS#8 PEM (Kalshi's own "
+            f"SDKs, openssl), convert it: {OPENSSH_TO_PKCS8.replace('KEY_FILE', shlex.quote(name))}"
+        )
     return report
 
 
@@ -113,19 +118,18 @@ def _encoding_of(data: bytes, text: str, label: str | None) -> str:
 
 
 def _describe_unusable(
-    report: KeyReport, data: bytes, label: str | None, password: str | None, name: str
+    report: KeyReport, data: bytes, label: str | None, password: str | None
 ) -> None:
     """Fill in the type, fingerprint and fix of a key that KalshiAuth refused."""
-    quoted = shlex.quote(name)
     pw = password.encode() if password else None
     public: PublicKeyTypes | None = None
+    if "bcrypt" in (report.problem or ""):
+        report.fix = 'pip install "kalshi-auth[openssh]" (bcrypt opens encrypted OpenSSH keys)'
     try:
         if label == "OPENSSH PRIVATE KEY":
             ssh_key = serialization.load_ssh_private_key(data, pw)
             report.key_type = f"{key_kind(ssh_key)} private key"
             public = ssh_key.public_key()
-            report.fix = OPENSSH_TO_PKCS8.replace("KEY_FILE", quoted)
-            report.problem = "it is an OpenSSH-format private key; Kalshi signing needs PEM"
         elif label in ("PUBLIC KEY", "RSA PUBLIC KEY") or (label is None and data[:4] == b"ssh-"):
             public = (
                 serialization.load_ssh_public_key(data)

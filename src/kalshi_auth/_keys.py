@@ -40,9 +40,10 @@ MAX_KEY_BYTES = 64 * 1024
 _MAX_PATH_CHARS = 4096
 _BASE64_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\n")
 
-_PRIVATE_LABELS = ("RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY")
-# ssh-keygen -m PKCS8 silently keeps Ed25519 keys in OpenSSH format, and openssl cannot
-# read that format; cryptography converts both RSA and Ed25519.
+_OPENSSH = "OPENSSH PRIVATE KEY"
+_PRIVATE_LABELS = ("RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", _OPENSSH)
+# For tools that need PEM (kalshi-auth loads OpenSSH keys itself): ssh-keygen -m PKCS8
+# silently keeps Ed25519 keys in OpenSSH format; cryptography converts both RSA and Ed25519.
 OPENSSH_TO_PKCS8 = (
     'python3 -c "import sys; from cryptography.hazmat.primitives import serialization as s; '
     "k = s.load_ssh_private_key(open(sys.argv[1], 'rb').read(), None); "
@@ -50,10 +51,6 @@ OPENSSH_TO_PKCS8 = (
     's.NoEncryption()))" KEY_FILE > kalshi-key.pem'
 )
 _WRONG_LABEL_HELP = {
-    "OPENSSH PRIVATE KEY": (
-        "it is an OpenSSH-format private key, which Kalshi does not issue; convert it to "
-        f"PKCS#8 PEM with: {OPENSSH_TO_PKCS8}"
-    ),
     "EC PRIVATE KEY": (
         "it is an elliptic-curve (EC) key; Kalshi accepts only RSA (2048 bits or more) and "
         "Ed25519 keys: create a new API key in Kalshi's web UI"
@@ -261,6 +258,8 @@ def _load_text(text: str, password: bytes | None, *, where: str) -> PrivateKey:
         raise _password_error(where, encrypted=True)
     if not armor.encrypted and password is not None:
         raise _password_error(where, encrypted=False)
+    if armor.label == _OPENSSH:
+        return _load_openssh(armor, password, where)
     labels = [armor.label]
     # A PKCS#1 body under a PKCS#8 header (or the reverse) is a common copy-paste slip.
     if armor.label == "PRIVATE KEY":
@@ -291,6 +290,35 @@ def _load_text(text: str, password: bytes | None, *, where: str) -> PrivateKey:
         f"{where} has a valid PEM frame but its body does not decode as a private key: it "
         "was damaged or cut when copied; copy the whole file Kalshi gave you again"
     )
+
+
+def _load_openssh(armor: Armor, password: bytes | None, where: str) -> PrivateKey:
+    """An OpenSSH private key, as ssh-keygen writes it; an encrypted one needs bcrypt."""
+    problem: InvalidPrivateKeyError
+    try:
+        key = serialization.load_ssh_private_key(armor.pem(), password)
+    except UnsupportedAlgorithm:
+        problem = InvalidPrivateKeyError(
+            f"{where} is an encrypted OpenSSH key, and opening one needs the bcrypt package: "
+            'pip install "kalshi-auth[openssh]"'
+            if armor.encrypted
+            else f"{where} is an OpenSSH key of a type this system's cryptography cannot load; "
+            "Kalshi keys are RSA or Ed25519"
+        )
+    except (ValueError, TypeError):
+        problem = (
+            PrivateKeyPasswordError(
+                f"{where} could not be decrypted: the password is wrong, or the key is damaged"
+            )
+            if armor.encrypted
+            else InvalidPrivateKeyError(
+                f"{where} is an OpenSSH private key whose body does not decode: it was damaged "
+                "or cut when copied; copy the whole file again"
+            )
+        )
+    else:
+        return _check_key(key, where=where)
+    raise problem  # outside the handlers: no exception chain
 
 
 def _parse_armor(text: str, where: str) -> Armor:

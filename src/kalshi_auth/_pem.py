@@ -9,6 +9,7 @@ length of its input, whatever the input holds.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "begin_lines",
     "end_line",
     "is_base64",
+    "openssh_cipher",
     "pem_label",
     "split_legacy_headers",
     "unmangle",
@@ -50,7 +52,9 @@ class Armor:
 
     @property
     def encrypted(self) -> bool:
-        """Whether the block is an encrypted key (PKCS#8 or legacy OpenSSL)."""
+        """Whether the block is an encrypted key (PKCS#8, legacy OpenSSL, or OpenSSH)."""
+        if self.label == "OPENSSH PRIVATE KEY":
+            return openssh_cipher(self.body) not in ("none", None)
         return self.label == "ENCRYPTED PRIVATE KEY" or any(
             name == "Proc-Type" and "ENCRYPTED" in value.upper() for name, value in self.headers
         )
@@ -133,6 +137,24 @@ def is_base64(body: str) -> bool:
         and len(body) % 4 == 0
         and _BASE64_CHARS.issuperset(data)
     )
+
+
+_OPENSSH_MAGIC = b"openssh-key-v1\0"
+
+
+def openssh_cipher(body: str) -> str | None:
+    """The cipher named in an OpenSSH private key's base64 body (``none``: not encrypted),
+    or None if the body is not an OpenSSH key."""
+    try:
+        head = base64.b64decode(body[:64])  # magic, then a length-prefixed cipher name
+    except ValueError:
+        return None
+    if not head.startswith(_OPENSSH_MAGIC) or len(head) < len(_OPENSSH_MAGIC) + 4:
+        return None
+    start = len(_OPENSSH_MAGIC) + 4
+    size = int.from_bytes(head[len(_OPENSSH_MAGIC) : start], "big")
+    name = head[start : start + size]
+    return name.decode("ascii", "replace") if len(name) == size else None
 
 
 def _begin_at(text: str, pos: int) -> BeginLine | None:
