@@ -73,7 +73,7 @@ def test_demo_verifies_every_client() -> None:
     assert "PRIVATE KEY" not in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "headers", "check", "inspect-key"])
+@pytest.mark.parametrize("command", ["demo", "headers", "check", "inspect-key", "serve", "keygen"])
 def test_every_command_has_help(command: str) -> None:
     done = run(command, "--help")
     assert done.returncode == 0

@@ -13,7 +13,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -23,8 +23,10 @@ from ._demo import run_demo
 from ._env import ENV_PASSWORD
 from ._errors import KalshiAuthError
 from ._inspect import inspect_key
+from ._keygen import DEFAULT_KEY_FILE, run_keygen
 from ._keys import MAX_KEY_BYTES, read_key_file
 from ._scope import origin_of
+from ._serve import run_serve
 from ._text import printable
 from ._version import __version__
 
@@ -116,6 +118,42 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 usable, 1 not usable, 2 file unreadable",
     )
     inspect.add_argument("path", metavar="PATH", help="the key file, or - for standard input")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run a local server that verifies signatures as Kalshi does, for any language",
+        description="Serve Kalshi's REST paths on HOST:PORT, verifying every request's "
+        "KALSHI-ACCESS-* headers by Kalshi's rules, so a bot in Node, Go, Rust or curl can "
+        "test its signing without an account. The first line printed is the base URL; then "
+        "one line per request with the verdict. Ctrl-C stops it.",
+        epilog="exit codes: 0 stopped with Ctrl-C, 2 usage error or port in use",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=0, help="port to listen on (default: any free port)"
+    )
+    serve.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY_ID=PUBLIC_KEY_FILE",
+        help="accept signatures by KEY_ID made with this key (public or private PEM); "
+        "repeatable. Without it, a throwaway RSA key pair is made and its files printed",
+    )
+
+    keygen = commands.add_parser(
+        "keygen",
+        help="create a new private key to register with Kalshi",
+        description="Write a new private key (PKCS#8 PEM, mode 0600; an existing file is "
+        "never overwritten) and print its public key to register with Kalshi when you "
+        "create an API key with your own public key. Ed25519, the default, signs about ten "
+        "times faster than RSA.",
+        epilog=_EXIT_HELP,
+    )
+    keygen.add_argument("--type", choices=["ed25519", "rsa"], default="ed25519")
+    keygen.add_argument(
+        "--out", metavar="FILE", help=f"where to write the private key ({DEFAULT_KEY_FILE})"
+    )
     return parser
 
 
@@ -135,16 +173,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.command == "demo":
-        return run_demo(sys.stdout)
-    if args.command == "headers":
-        return _headers(args)
-    if args.command == "check":
-        return run_check(KalshiAuth.from_env(), _check_base(args), sys.stdout, sys.stderr)
-    if args.command == "inspect-key":
-        return _inspect(args.path)
-    parser.print_help()
-    return EXIT_USAGE
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "demo": lambda _: run_demo(sys.stdout),
+        "headers": _headers,
+        "check": lambda a: run_check(KalshiAuth.from_env(), _check_base(a), sys.stdout, sys.stderr),
+        "inspect-key": lambda a: _inspect(a.path),
+        "serve": _serve,
+        "keygen": lambda a: run_keygen(a.type, a.out, sys.stdout),
+    }
+    command = commands.get(args.command)
+    if command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return command(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        return run_serve(args.host, args.port, args.key, sys.stdout)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        problem = f"cannot listen on {printable(args.host)}:{args.port}: {exc.strerror}"
+    raise _UsageError(problem)
 
 
 def _check_base(args: argparse.Namespace) -> str:
