@@ -18,6 +18,8 @@ CORE_MODULES = [
     "_pem",
     "_env",
     "_errors",
+    "_external",
+    "_text",
 ]
 HTTP_LIBRARIES = {"requests", "httpx", "aiohttp", "yarl", "anyio", "websockets", "httpcore"}
 MAX_CLASS_LINES = 150
