@@ -14,6 +14,8 @@ from kalshi_python_sync.api.portfolio_api import PortfolioApi
 from kalshi_python_sync.api_client import ApiClient
 from kalshi_python_sync.auth import KalshiAuth as OfficialSdkAuth
 from kalshi_python_sync.configuration import Configuration
+from kalshi_python_sync.models.exchange_status import ExchangeStatus
+from kalshi_python_sync.models.get_balance_response import GetBalanceResponse
 
 from kalshi_auth import KalshiAuth
 from kalshi_auth.testing import (
@@ -27,6 +29,7 @@ from kalshi_auth.testing import (
     generate_rsa_key,
     private_key_pem,
 )
+from kalshi_auth.testing._endpoint import EXCHANGE_STATUS, balance_answer
 
 pytest_plugins = ["pytester"]
 
@@ -73,6 +76,17 @@ def test_official_sdk_client_end_to_end(
     assert balance.balance == 100_000
     (record,) = server.requests
     assert record.verdict.accepted
+
+
+def test_canned_answers_satisfy_the_official_sdks_models() -> None:
+    # Whichever official SDK installs on this Python (3.2.x, or 3.34+ on 3.13): its
+    # models must accept what the test server answers.
+    balance = GetBalanceResponse.from_dict(balance_answer(1_790_000_000))
+    assert balance is not None
+    assert balance.balance == 100_000
+    status = ExchangeStatus.from_dict(dict(EXCHANGE_STATUS))
+    assert status is not None
+    assert status.trading_active is True
 
 
 def test_rejects_what_kalshi_rejects_with_kalshis_bodies(
@@ -142,6 +156,7 @@ def test_server_clock_shift_and_extra_keys(rsa_key: rsa.RSAPrivateKey) -> None:
         assert requests.get(url, auth=auth, timeout=10).json() == {
             "exchange_active": True,
             "trading_active": True,
+            "intra_exchange_transfers_active": True,
         }
         server.clock_offset_ms = -60_000
         stale = requests.get(url, headers=auth.headers("GET", url), timeout=10)

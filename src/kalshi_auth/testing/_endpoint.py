@@ -11,9 +11,26 @@ from .._clock import http_date
 from .._signing import signing_path
 from ._verifier import KalshiVerifier, Verdict
 
-__all__ = ["API_PREFIX", "KalshiEndpoint", "RecordedRequest"]
+__all__ = ["API_PREFIX", "EXCHANGE_STATUS", "KalshiEndpoint", "RecordedRequest", "balance_answer"]
 
 API_PREFIX = "/trade-api/v2"
+# The answers hold every field the newest official SDK's models require (3.34).
+EXCHANGE_STATUS: dict[str, Any] = {
+    "exchange_active": True,
+    "trading_active": True,
+    "intra_exchange_transfers_active": True,
+}
+
+
+def balance_answer(now_s: int) -> dict[str, Any]:
+    """``GET /portfolio/balance``: $1,000.00 available, in cents and as a dollar string."""
+    return {
+        "balance": 100_000,
+        "balance_dollars": "1000.00",
+        "portfolio_value": 0,
+        "updated_ts": now_s,
+        "balance_breakdown": [{"exchange_index": 0, "balance": "1000.00"}],
+    }
 
 
 @dataclass(frozen=True)
@@ -71,10 +88,9 @@ class KalshiEndpoint:
     def _route(self, method: str, target: str, body: bytes, verdict: Verdict) -> dict[str, Any]:
         path, _, query = target.partition("?")
         if method == "GET" and path == f"{API_PREFIX}/portfolio/balance":
-            now_s = self.verifier.now_ms() // 1000
-            return {"balance": 100_000, "portfolio_value": 0, "updated_ts": now_s}
+            return balance_answer(self.verifier.now_ms() // 1000)
         if method == "GET" and path == f"{API_PREFIX}/exchange/status":
-            return {"exchange_active": True, "trading_active": True}
+            return dict(EXCHANGE_STATUS)
         return {
             "method": method,
             "target": target,
