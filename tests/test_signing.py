@@ -101,6 +101,28 @@ def test_headers_sign_what_httpx_sends(
     key.public_key().verify(signature, message.encode())  # raises if it does not verify
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    scheme=st.sampled_from(["https://", "wss://", "http://", "ws://", ""]),
+    host=st.text("abcXYZ019.-:", max_size=12),
+    rest=st.text("abzAZ09-._~/?=&,:%#!", max_size=30),
+)
+def test_the_fast_path_agrees_with_httpx(scheme: str, host: str, rest: str) -> None:
+    """request_target skips httpx for plain URLs; whatever it returns, httpx agrees."""
+    url = f"{scheme}{host}/{rest}" if scheme else f"/{rest}"
+    try:
+        ours: str | None = request_target(url)
+    except ConfigurationError:
+        ours = None
+    sent = url if scheme else "https://h" + url
+    try:
+        wire: str | None = httpx.URL(sent).raw_path.decode("ascii")
+    except (httpx.InvalidURL, ValueError):
+        wire = None
+    if ours is not None:
+        assert ours == wire
+
+
 def test_relative_url_is_refused(credentials: dict[str, Credential]) -> None:
     with pytest.raises(ConfigurationError, match="neither an absolute URL"):
         credentials["ed25519"].auth.headers("GET", "trade-api/v2/markets")

@@ -20,9 +20,10 @@ from ._errors import InvalidKeyIdError
 from ._external import MessageSigner
 from ._scope import HostScope, Origin
 from ._signing import (
-    access_headers,
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     signing_path,
-    string_to_sign,
     strip_access_headers,
     timestamp_text,
 )
@@ -63,25 +64,41 @@ class SigningCore:
         self, method: str, target: str, timestamp_ms: int | None = None
     ) -> dict[str, str]:
         """The three ``KALSHI-ACCESS-*`` headers for `method` and request-`target`."""
-        ms = self.clock.now_ms() if timestamp_ms is None else timestamp_ms
-        timestamp = timestamp_text(ms) if timestamp_ms is not None else str(ms)
+        timestamp = (
+            str(self.clock.now_ms()) if timestamp_ms is None else timestamp_text(timestamp_ms)
+        )
+        # Most targets hold no "?" or "#": then the target is the path to sign.
+        path = (
+            signing_path(target, include_query=self.include_query)
+            if "?" in target or "#" in target
+            else target
+        )
         method = method.upper()
-        path = signing_path(target, include_query=self.include_query)
-        signature = self.signer(string_to_sign(timestamp, method, path))
+        message = f"{timestamp}{method}{path}".encode()  # string_to_sign, inline: hot path
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("signed %s %s at %s", method, path, timestamp)
-        return access_headers(self.key_id, timestamp, signature)
+        return {
+            KEY_HEADER: self.key_id,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: self.signer(message),
+        }
+
+    def headers_for(self, host: str, method: str, target: str) -> dict[str, str] | None:
+        """The three headers for a request the user made, or None when `host` is out of
+        scope (logged once per host)."""
+        return self.signed_headers(method, target) if self.allows(host) else None
 
     def sign_into(
         self, headers: MutableMapping[str, str], host: str, method: str, target: str
     ) -> bool:
         """Sign a request the user made: set the three headers, or strip them when `host`
         is out of scope (they may be stale copies). True if signed."""
-        if not self.allows(host):
+        signed = self.headers_for(host, method, target)
+        if signed is None:
             strip_access_headers(headers)
             return False
         # Item by item: httpx's Headers.update() copies and rescans, three times the cost.
-        for name, value in self.signed_headers(method, target).items():
+        for name, value in signed.items():
             headers[name] = value
         return True
 

@@ -9,8 +9,10 @@ import httpx
 from ._clock import declared_small
 from ._core import SigningCore
 from ._errors import ConfigurationError
+from ._httpx_headers import write_headers
 from ._offload import run_off_loop
 from ._scope import Origin, origin_of
+from ._signing import strip_access_headers
 
 __all__ = ["HttpxAdapter", "request_target"]
 
@@ -53,27 +55,30 @@ class HttpxAdapter(httpx.Auth):
             yield request
             return
         response = yield request
-        if self._may_resend(request, response):
+        if response.status_code == 401 and self._may_resend(request, response):
             response.read()
             if self._resend_wanted(request, response):
                 self._sign(request)
                 response = yield request
-        self._check_redirects(request, response)
+        if response.history:
+            self._check_redirects(request, response)
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """httpx ``AsyncClient`` flow: sign; re-send once if Kalshi rejects the clock."""
-        if not await self._sign_async(request):
+        signed = await self._sign_async(request) if self.sign_off_loop else self._sign(request)
+        if not signed:
             yield request
             return
         response = yield request
-        if self._may_resend(request, response):
+        if response.status_code == 401 and self._may_resend(request, response):
             await response.aread()
             if self._resend_wanted(request, response):
-                await self._sign_async(request)
+                await self._sign_async(request) if self.sign_off_loop else self._sign(request)
                 response = yield request
-        self._check_redirects(request, response)
+        if response.history:
+            self._check_redirects(request, response)
 
     def httpx_event_hooks(self) -> dict[str, list[HttpxHook]]:
         """``event_hooks=`` for an httpx ``Client`` that follows redirects.
@@ -96,18 +101,19 @@ class HttpxAdapter(httpx.Auth):
 
     def _sign(self, request: httpx.Request) -> bool:
         url = request.url
-        if not self.core.sign_into(
-            request.headers, url.host, request.method, url.raw_path.decode("ascii")
-        ):
+        signed = self.core.headers_for(url.host, request.method, url.raw_path.decode("ascii"))
+        if signed is None:
+            strip_access_headers(request.headers)  # stale ones copied from another request
             return False
+        write_headers(request.headers, signed)
         chain = request.extensions.get(_CHAIN)
-        if not isinstance(chain, _Chain) or chain.first is not request:
+        if chain is None or chain.first is not request:
             # A new chain, also for a response.next_request that carries an old one.
             request.extensions[_CHAIN] = _Chain(request)
         return True
 
     async def _sign_async(self, request: httpx.Request) -> bool:
-        if not self.sign_off_loop or not self.core.allows(request.url.host):
+        if not self.core.allows(request.url.host):
             return self._sign(request)
         # An external signer may wait on the network; a local RSA key releases the GIL.
         # Either way the event loop serves other requests meanwhile.
@@ -131,10 +137,8 @@ class HttpxAdapter(httpx.Auth):
     def _may_resend(self, request: httpx.Request, response: httpx.Response) -> bool:
         # Only a body held in memory can be sent twice; a streamed upload cannot.
         length = response.headers.get("Content-Length")
-        return (
-            response.status_code == 401
-            and isinstance(request.stream, httpx.ByteStream)
-            and (length is None or declared_small(length))
+        return isinstance(request.stream, httpx.ByteStream) and (
+            length is None or declared_small(length)
         )
 
     def _resend_wanted(self, request: httpx.Request, response: httpx.Response) -> bool:
@@ -149,7 +153,7 @@ class HttpxAdapter(httpx.Auth):
 
     def _check_redirects(self, request: httpx.Request, response: httpx.Response) -> None:
         chain = request.extensions.get(_CHAIN)
-        if not response.history or not isinstance(chain, _Chain) or chain.hooked:
+        if not isinstance(chain, _Chain) or chain.hooked:
             return
         if any(hop.is_redirect for hop in response.history):
             self.core.warn_once(
@@ -173,6 +177,9 @@ def request_target(url_or_path: str) -> str:
             f"the URL must be a str, not {type(url_or_path).__name__}: an absolute URL "
             "(https://host/path) or a path starting with '/'"
         )
+    plain = _plain_target(url_or_path)
+    if plain is not None:
+        return plain
     # A path is read as if on some host: then httpx resolves it like any URL's path.
     url = "https://path.invalid" + url_or_path if url_or_path.startswith("/") else url_or_path
     raw: bytes | None = None
@@ -187,6 +194,32 @@ def request_target(url_or_path: str) -> str:
             "(https://host/path) nor a path starting with '/' that httpx can send"
         )
     return raw.decode("ascii")
+
+
+# Characters httpx sends as they are, in a path and in a query alike.
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/?=&,:")
+_HOST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_MAX_PORT = 65535
+
+
+def _plain_target(url: str) -> str | None:
+    """The request-target of a URL that httpx would send unchanged, without parsing it;
+    None when httpx must decide (percent signs, dot segments, other characters)."""
+    if url.startswith("/"):
+        target = url
+    elif url.startswith(("https://", "wss://", "http://", "ws://")):
+        authority, slash, rest = url.partition("://")[2].partition("/")
+        host, colon, port = authority.partition(":")
+        if not host or not _HOST.issuperset(host) or not (slash or not rest):
+            return None
+        if colon and not (port.isascii() and port.isdigit() and int(port) <= _MAX_PORT):
+            return None
+        target = "/" + rest
+    else:
+        return None
+    if target.startswith("//") or "/." in target or not _PLAIN.issuperset(target):
+        return None
+    return target
 
 
 def _origin(url: httpx.URL) -> Origin:
