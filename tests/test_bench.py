@@ -29,7 +29,7 @@ def test_bench_quick_run_prints_every_table() -> None:
         "aiohttp: middleware",
         "external Signer, httpx Client flow",
         "official SDK: create_auth_headers",
-        "RSA-2048, kalshi-auth's signing threads",
+        "RSA-2048, kalshi-auth's signing thread (default)",
         "/dev/zero as the path",
     ):
         assert row in done.stdout

@@ -200,11 +200,14 @@ async def test_httpx_async_signing_inline_or_in_a_thread(
     offload: bool,
 ) -> None:
     threads: list[str] = []
-    auth = KalshiAuth(credential.key_id, credential.private_key, offload_signing=offload)
+    auth = KalshiAuth(credential.key_id, credential.private_key)
+    assert auth.sign_off_loop is (credential.name != "ed25519")  # the default: RSA off it
+    auth.sign_off_loop = offload
     sign = auth.core.signer
 
     class Recording:
         off_loop = sign.off_loop
+        threads = sign.threads
 
         def __call__(self, message: bytes) -> str:
             threads.append(threading.current_thread().name)
@@ -214,7 +217,6 @@ async def test_httpx_async_signing_inline_or_in_a_thread(
     async with httpx.AsyncClient(base_url=server.base_url, auth=auth) as client:
         responses = await asyncio.gather(*(client.get(f"/markets/T{i}") for i in range(20)))
     assert [r.status_code for r in responses] == [200] * 20
-    rsa_key = credential.name != "ed25519"
     assert len(threads) == 20
     offloaded = [name for name in threads if name.startswith("kalshi-auth-sign")]
-    assert len(offloaded) == (20 if offload and rsa_key else 0)
+    assert len(offloaded) == (20 if offload else 0)

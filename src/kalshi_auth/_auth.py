@@ -49,11 +49,10 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
             Default: Kalshi's API domains, ``localhost``, ``127.0.0.0/8``, ``::1``.
         clock: the time in epoch milliseconds (default: the system clock); the
             offset learned from Kalshi's ``Date`` header is added to it.
-        offload_signing: sign RSA keys in a worker thread in ``AsyncClient`` and
-            aiohttp. Off: measured, it gained nothing (docs/performance.md).
-            Ed25519 keys always sign inline; a `Signer` always in a thread.
 
-    Its `core` holds every signing policy on plain values, for adapters to other clients.
+    In an ``AsyncClient``, aiohttp and websockets, RSA keys and a `Signer` sign on a
+    kalshi-auth thread, so the event loop never waits on a signature; Ed25519 keys
+    sign inline (30 µs). Its `core` holds every signing policy on plain values.
     """
 
     def __init__(
@@ -65,16 +64,15 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         include_query: bool = False,
         hosts: str | Iterable[str] = DEFAULT_HOSTS,
         clock: Clock = now_ms,
-        offload_signing: bool = False,
     ) -> None:
         key_id = checked_key_id(key_id)
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning epoch milliseconds")
         self._key, self._key_type, signer = _signer_for(private_key, password)
-        # Ed25519 signs in ~30 us: handing it to a thread would cost more than it saves.
-        self.sign_off_loop = signer.off_loop or (
-            offload_signing and isinstance(self._key, rsa.RSAPrivateKey)
-        )
+        # Whether async adapters sign on a thread. Measured (docs/performance.md): RSA off
+        # the loop gives more requests per second and a fifth of the longest stall; Ed25519
+        # signs in ~30 us, less than the hand-off to a thread costs.
+        self.sign_off_loop = signer.off_loop or isinstance(self._key, rsa.RSAPrivateKey)
         self.core = SigningCore(
             key_id,
             signer,
@@ -150,7 +148,7 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
             )
         core = self.core
         options = {"include_query": core.include_query, "hosts": core.scope.entries}
-        options |= {"clock": core.clock.local, "offload_signing": self.sign_off_loop}
+        options |= {"clock": core.clock.local}
         return {"key": (core.key_id, key), "options": options, "offset_ms": core.clock.offset_ms}
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ __all__ = ["SigningCore", "checked_key_id"]
 logger = logging.getLogger("kalshi_auth")
 
 _WARNED_LIMIT = 1024
+_DEBUG = logging.DEBUG
 
 
 class SigningCore:
@@ -64,9 +65,23 @@ class SigningCore:
         self, method: str, target: str, timestamp_ms: int | None = None
     ) -> dict[str, str]:
         """The three ``KALSHI-ACCESS-*`` headers for `method` and request-`target`."""
-        timestamp = (
-            str(self.clock.now_ms()) if timestamp_ms is None else timestamp_text(timestamp_ms)
-        )
+        timestamp, message = self.to_sign(method, target, timestamp_ms)
+        return {
+            KEY_HEADER: self.key_id,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: self.signer(message),
+        }
+
+    def to_sign(
+        self, method: str, target: str, timestamp_ms: int | None = None
+    ) -> tuple[str, bytes]:
+        """(timestamp, message): what `signer` signs, for an adapter that signs elsewhere
+        (off the event loop) and then calls `with_signature`."""
+        if timestamp_ms is None:
+            clock = self.clock  # ServerClock.now_ms(), inline: the hot path
+            timestamp = str(clock.local() + clock.offset_ms)
+        else:
+            timestamp = timestamp_text(timestamp_ms)
         # Most targets hold no "?" or "#": then the target is the path to sign.
         path = (
             signing_path(target, include_query=self.include_query)
@@ -74,14 +89,13 @@ class SigningCore:
             else target
         )
         method = method.upper()
-        message = f"{timestamp}{method}{path}".encode()  # string_to_sign, inline: hot path
-        if logger.isEnabledFor(logging.DEBUG):
+        if logger.isEnabledFor(_DEBUG):
             logger.debug("signed %s %s at %s", method, path, timestamp)
-        return {
-            KEY_HEADER: self.key_id,
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: self.signer(message),
-        }
+        return timestamp, f"{timestamp}{method}{path}".encode()  # string_to_sign, inline
+
+    def with_signature(self, timestamp: str, signature: str) -> dict[str, str]:
+        """The three headers, from `to_sign`'s timestamp and `signer`'s signature."""
+        return {KEY_HEADER: self.key_id, TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature}
 
     def headers_for(self, host: str, method: str, target: str) -> dict[str, str] | None:
         """The three headers for a request the user made, or None when `host` is out of
@@ -136,7 +150,7 @@ class SigningCore:
 
     def allows(self, host: str) -> bool:
         """Whether `host` is in scope; logs once per host when it is not."""
-        if host in self.scope:
+        if self.scope.known(host) or host in self.scope:
             return True
         self.warn_once(
             host,

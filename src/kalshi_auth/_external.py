@@ -45,7 +45,8 @@ class Signer(Protocol):
 class MessageSigner(Protocol):
     """What the signing core calls: a message in, a standard-base64 signature out."""
 
-    off_loop: bool  # whether async adapters should call it in a worker thread
+    off_loop: bool  # whether async adapters call it in a signing thread by default
+    threads: int  # how many signing threads it is worth: one per call it can keep in flight
 
     def __call__(self, message: bytes) -> str: ...  # pragma: no cover - a protocol
 
@@ -53,8 +54,9 @@ class MessageSigner(Protocol):
 class ExternalSigner:
     """A `Signer` as the signing core calls it, with its failures made one typed error."""
 
-    __slots__ = ("key_type", "name", "signer")
+    __slots__ = ("_sign", "_size", "key_type", "name", "signer")
     off_loop = True  # a signer elsewhere may take a network round trip
+    threads = 8  # so several round trips can be in flight at once
 
     def __init__(self, signer: Signer) -> None:
         key_type = getattr(signer, "key_type", None)
@@ -71,29 +73,39 @@ class ExternalSigner:
         self.signer = signer
         self.key_type: str = key_type
         self.name = _name(signer)
+        self._sign = signer.sign
+        self._size = _ED25519_SIGNATURE_BYTES if key_type == "ed25519" else None
 
     def __call__(self, message: bytes) -> str:
         """The standard-base64 signature of `message`, or a `SignerError`."""
         try:
-            raw = self.signer.sign(message)
+            raw = self._sign(message)
         except Exception as exc:
             raise SignerError(
                 f"the external signer {self.name} failed: {type(exc).__name__}: "
                 f"{printable(exc, 200)}; the request was not sent (kalshi-auth never retries "
                 "a signer)"
             ) from exc
-        if not isinstance(raw, (bytes, bytearray, memoryview)) or not raw:
-            raise SignerError(
-                f"the external signer {self.name} returned {type(raw).__name__} "
-                f"{'(empty)' if isinstance(raw, (bytes, bytearray)) else ''}; sign() must "
-                "return the raw signature bytes"
+        if type(raw) is not bytes or not raw or (self._size and len(raw) != self._size):
+            raise SignerError(self._wrong_return(raw))
+        return b2a_base64(raw, newline=False).decode("ascii")
+
+    def _wrong_return(self, raw: object) -> str:
+        if isinstance(raw, (bytearray, memoryview)) and raw:
+            return (
+                f"the external signer {self.name} returned {type(raw).__name__}; sign() must "
+                "return bytes: wrap it in bytes(...)"
             )
-        if self.key_type == "ed25519" and len(raw) != _ED25519_SIGNATURE_BYTES:
-            raise SignerError(
+        if isinstance(raw, bytes) and raw:
+            return (
                 f"the external signer {self.name} returned {len(raw)} bytes for an Ed25519 "
                 "signature, which is 64 bytes; return the raw signature, not base64 or DER"
             )
-        return b2a_base64(bytes(raw), newline=False).decode("ascii")
+        empty = " (empty)" if isinstance(raw, bytes) else ""
+        return (
+            f"the external signer {self.name} returned {type(raw).__name__}{empty}; sign() "
+            "must return the raw signature bytes"
+        )
 
 
 def _name(signer: object) -> str:

@@ -105,19 +105,20 @@ class HttpxAdapter(httpx.Auth):
         if signed is None:
             strip_access_headers(request.headers)  # stale ones copied from another request
             return False
-        write_headers(request.headers, signed)
-        chain = request.extensions.get(_CHAIN)
-        if chain is None or chain.first is not request:
-            # A new chain, also for a response.next_request that carries an old one.
-            request.extensions[_CHAIN] = _Chain(request)
+        _write(request, signed)
         return True
 
     async def _sign_async(self, request: httpx.Request) -> bool:
-        if not self.core.allows(request.url.host):
+        url = request.url
+        if not self.core.allows(url.host):
             return self._sign(request)
-        # An external signer may wait on the network; a local RSA key releases the GIL.
-        # Either way the event loop serves other requests meanwhile.
-        return await run_off_loop(self._sign, request)
+        # Only the signature leaves the loop: a local RSA key releases the GIL while it
+        # signs, an external signer may wait on the network; the loop serves others.
+        timestamp, message = self.core.to_sign(request.method, url.raw_path.decode("ascii"))
+        signer = self.core.signer
+        signature = await run_off_loop(signer, message, threads=signer.threads)
+        _write(request, self.core.with_signature(timestamp, signature))
+        return True
 
     def _on_request(self, request: httpx.Request) -> None:
         chain = request.extensions.get(_CHAIN)
@@ -163,6 +164,14 @@ class HttpxAdapter(httpx.Auth):
                 "client with event_hooks=auth.httpx_event_hooks() (httpx_async_event_hooks() "
                 "for AsyncClient), or leave follow_redirects off",
             )
+
+
+def _write(request: httpx.Request, signed: dict[str, str]) -> None:
+    write_headers(request.headers, signed)
+    chain = request.extensions.get(_CHAIN)
+    if chain is None or chain.first is not request:
+        # A new chain, also for a response.next_request that carries an old one.
+        request.extensions[_CHAIN] = _Chain(request)
 
 
 def request_target(url_or_path: str) -> str:

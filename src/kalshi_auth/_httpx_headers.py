@@ -17,11 +17,18 @@ from operator import itemgetter
 
 import httpx
 
+from ._signing import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+
 __all__ = ["FAST_PATH", "write_headers"]
 
 _ACCESS_PREFIX = b"kalshi-access-"
 _LOWER_NAME = itemgetter(1)  # the second item of each (raw name, lower-case name, value)
 _PREFIX_OF = itemgetter(slice(0, len(_ACCESS_PREFIX)))
+# (raw name, lower-case name) of the three headers, encoded once.
+_ENCODED = {
+    name: (name.encode("ascii"), name.lower().encode("ascii"))
+    for name in (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+}
 
 
 def write_headers(headers: httpx.Headers, signed: Mapping[str, str]) -> None:
@@ -31,10 +38,12 @@ def write_headers(headers: httpx.Headers, signed: Mapping[str, str]) -> None:
     if type(raw) is list and not any(
         map(_ACCESS_PREFIX.__eq__, map(_PREFIX_OF, map(_LOWER_NAME, raw)))
     ):
-        raw.extend(
-            (name.encode("ascii"), name.lower().encode("ascii"), value.encode("ascii"))
-            for name, value in signed.items()
-        )
+        for name, value in signed.items():
+            names = _ENCODED.get(name)
+            if names is None:
+                key = name.encode("ascii")
+                names = (key, key.lower())
+            raw.append((*names, value.encode("ascii")))
     else:
         _public_write(headers, signed)
 

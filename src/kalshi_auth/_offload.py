@@ -1,8 +1,12 @@
-"""Running a signature off the event loop, on a small pool of our own.
+"""Running a signature off the event loop, on small thread pools of our own.
 
-An external signer may wait tens of milliseconds on a network call; an event
-loop must not. The pool is bounded and belongs to kalshi-auth, so signing
-neither waits behind nor crowds out other work in the loop's default executor.
+Only the signature itself leaves the loop. A local RSA key gets one thread:
+it releases the GIL while it signs, and a single thread measured best (more
+threads fight the event loop for the GIL between signatures; see
+docs/performance.md). An external signer may wait tens of milliseconds on a
+network call, so it gets more threads, to keep several calls in flight. The
+pools are kalshi-auth's own: signing neither waits behind nor crowds out work
+in the loop's default executor.
 """
 
 from __future__ import annotations
@@ -17,37 +21,39 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-__all__ = ["SIGNING_THREADS", "run_off_loop"]
+__all__ = ["run_off_loop"]
 
-SIGNING_THREADS = 8
 T = TypeVar("T")
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
-async def run_off_loop(fn: Callable[..., T], *args: object) -> T:
-    """`fn(*args)` in a signing thread, awaited without blocking the event loop."""
+async def run_off_loop(fn: Callable[..., T], *args: object, threads: int = 1) -> T:
+    """`fn(*args)` on a pool of `threads` signing threads, awaited without blocking the loop."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # trio, or another anyio backend: anyio's own threads
         return await anyio.to_thread.run_sync(partial(fn, *args))
-    return await loop.run_in_executor(_signing_pool(), partial(fn, *args))
+    return await loop.run_in_executor(_pool(threads), partial(fn, *args))
 
 
-def _signing_pool() -> ThreadPoolExecutor:
-    global _pool  # noqa: PLW0603 - one pool per process, made on first use
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(SIGNING_THREADS, thread_name_prefix="kalshi-auth-sign")
-        return _pool
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(
+                threads, thread_name_prefix="kalshi-auth-sign"
+            )
+        return pool
 
 
-def _forget_pool_in_child() -> None:
-    # A forked child has none of the parent's threads: it makes its own pool when needed.
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
+def _forget_pools_in_child() -> None:
+    # A forked child has none of the parent's threads: it makes its own pools when needed.
+    global _pools_lock  # noqa: PLW0603 - a fresh lock for a fresh process
+    _pools.clear()
+    _pools_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_in_child)
+    os.register_at_fork(after_in_child=_forget_pools_in_child)

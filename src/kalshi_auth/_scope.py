@@ -104,6 +104,10 @@ class HostScope:
         else:
             self._domains.append(name.lstrip("."))
 
+    def known(self, host: str) -> bool:
+        """True only if `host` was already found in scope: one dict look-up, for hot paths."""
+        return self._cache.get(host, False)
+
     def __contains__(self, host: object) -> bool:
         if not isinstance(host, str):
             return False

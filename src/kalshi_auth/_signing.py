@@ -98,7 +98,8 @@ class KeySigner:
     """Signs messages with a key held here: RSA-PSS/SHA-256 for RSA, Ed25519 for Ed25519."""
 
     __slots__ = ("_sign",)
-    off_loop = False  # microseconds of CPU, GIL released: no reason to leave the event loop
+    off_loop = False  # KalshiAuth decides: RSA keys sign off the loop, Ed25519 keys inline
+    threads = 1  # CPU-bound: more threads only contend for the GIL
 
     def __init__(self, key: PrivateKey) -> None:
         sign: Callable[[bytes], bytes]

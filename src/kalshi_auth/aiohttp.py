@@ -78,10 +78,14 @@ class KalshiAuthMiddleware:
 
     async def _sign(self, request: ClientRequest, first: Origin, here: Origin) -> bool:
         core = self.auth.core
-        args = (request.headers, first, here, request.method, request.url.raw_path_qs)
-        if self.auth.sign_off_loop and here == first and core.allows(here.host):
-            return await run_off_loop(core.sign_hop, *args)
-        return core.sign_hop(*args)
+        target = request.url.raw_path_qs
+        if not (self.auth.sign_off_loop and here == first and core.allows(here.host)):
+            return core.sign_hop(request.headers, first, here, request.method, target)
+        # Only the signature leaves the loop (see the httpx adapter).
+        timestamp, message = core.to_sign(request.method, target)
+        signature = await run_off_loop(core.signer, message, threads=core.signer.threads)
+        request.headers.update(core.with_signature(timestamp, signature))
+        return True
 
 
 def _origin(url: URL) -> Origin:

@@ -91,7 +91,8 @@ class connect(websockets_connect):  # noqa: N801 - named as the websockets funct
         self._resent = False
         if self.auth.sign_off_loop:  # an external signer: not on the event loop
             uri = self.uri
-            signed = yield from run_off_loop(self._sign, uri).__await__()
+            threads = self.auth.core.signer.threads
+            signed = yield from run_off_loop(self._sign, uri, threads=threads).__await__()
             self._presigned = (uri, signed)
         connection: ClientConnection = yield from super().__await__()
         return connection
