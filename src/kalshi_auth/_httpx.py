@@ -19,22 +19,12 @@ __all__ = ["HttpxAdapter", "request_target"]
 HttpxHook = Callable[[httpx.Request], None]
 AsyncHttpxHook = Callable[[httpx.Request], Awaitable[None]]
 
-# Where a signed request keeps its _Chain; httpx hands the extensions on to redirect hops.
+# A signed request keeps [its URL] under _CHAIN in its extensions, which httpx copies to
+# each redirect hop: every hop then knows the URL the user asked for (the list is shared,
+# so the event hooks can append _HOOKED to it). A list, not the request itself: a request
+# that refers to itself would wait for the cycle collector to be freed.
 _CHAIN = "kalshi_auth"
-
-
-class _Chain:
-    """What a request signed by the auth flow hands on to its redirect hops."""
-
-    __slots__ = ("first", "hooked")
-
-    def __init__(self, first: httpx.Request) -> None:
-        self.first = first  # the request the auth flow signed (and re-signs on a re-send)
-        self.hooked = False  # whether the event hooks saw a request of this chain
-
-    @property
-    def origin(self) -> Origin:
-        return _origin(self.first.url)
+_HOOKED = "hooked"
 
 
 class HttpxAdapter(httpx.Auth):
@@ -122,14 +112,16 @@ class HttpxAdapter(httpx.Auth):
 
     def _on_request(self, request: httpx.Request) -> None:
         chain = request.extensions.get(_CHAIN)
-        if not isinstance(chain, _Chain):
+        if not isinstance(chain, list) or not chain:
             return  # not a request this object signed
-        chain.hooked = True
-        if request is not chain.first:  # a hop; the first request is signed already
+        if _HOOKED not in chain:
+            chain.append(_HOOKED)
+        first_url = chain[0]
+        if request.url is not first_url:  # a hop; the first request is signed already
             url = request.url
             self.core.sign_hop(
                 request.headers,
-                chain.origin,
+                _origin(first_url),
                 _origin(url),
                 request.method,
                 url.raw_path.decode("ascii"),
@@ -143,9 +135,8 @@ class HttpxAdapter(httpx.Auth):
         )
 
     def _resend_wanted(self, request: httpx.Request, response: httpx.Response) -> bool:
-        chain = request.extensions[_CHAIN]
         return self.core.should_resend(
-            chain.origin,
+            _origin(request.url),
             _origin(response.request.url),
             response.status_code,
             response.headers.get("Date"),
@@ -154,7 +145,7 @@ class HttpxAdapter(httpx.Auth):
 
     def _check_redirects(self, request: httpx.Request, response: httpx.Response) -> None:
         chain = request.extensions.get(_CHAIN)
-        if not isinstance(chain, _Chain) or chain.hooked:
+        if not chain or chain[0] is not request.url or _HOOKED in chain:
             return
         if any(hop.is_redirect for hop in response.history):
             self.core.warn_once(
@@ -168,10 +159,11 @@ class HttpxAdapter(httpx.Auth):
 
 def _write(request: httpx.Request, signed: dict[str, str]) -> None:
     write_headers(request.headers, signed)
-    chain = request.extensions.get(_CHAIN)
-    if chain is None or chain.first is not request:
-        # A new chain, also for a response.next_request that carries an old one.
-        request.extensions[_CHAIN] = _Chain(request)
+    extensions = request.extensions
+    chain = extensions.get(_CHAIN)
+    if not chain or chain[0] is not request.url:
+        # This request starts a chain, also a response.next_request that carried an old one.
+        extensions[_CHAIN] = [request.url]
 
 
 def request_target(url_or_path: str) -> str:
