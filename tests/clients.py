@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -28,44 +29,65 @@ def send(
     *,
     body: dict[str, Any] | None = None,
     ca: str | None = None,
+    params: dict[str, str] | None = None,
+    base_url: str = "",
 ) -> int:
-    """Send one request through `client`, following redirects; return the final status."""
+    """Send one request through `client`, following redirects; return the final status.
+
+    `params` are merged by the client itself; with `base_url`, `url` is a path that an
+    httpx client joins to it, and the other clients get the two written out together.
+    """
     if client == "requests":
         return requests.request(
-            method, url, json=body, auth=auth, timeout=10, verify=ca or True
-        ).status_code
+            method, base_url + url, params=params, json=body, auth=auth, timeout=10,
+            verify=ca or True,
+        ).status_code  # fmt: skip
     context = ssl.create_default_context(cafile=ca) if ca else None
     if client == "httpx":
         with httpx.Client(
             auth=auth,
+            base_url=base_url,
             follow_redirects=True,
             event_hooks=auth.httpx_event_hooks(),
             verify=context or True,
         ) as c:
-            return c.request(method, url, json=body).status_code
-    return asyncio.run(_send_async(client, auth, method, url, body, context))
+            return c.request(method, url, params=params, json=body).status_code
+    call = _Call(method, url, body, params, base_url)
+    return asyncio.run(_send_async(client, auth, call, context))
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    url: str
+    body: dict[str, Any] | None
+    params: dict[str, str] | None
+    base_url: str
 
 
 async def _send_async(
-    client: str,
-    auth: KalshiAuth,
-    method: str,
-    url: str,
-    body: dict[str, Any] | None,
-    context: ssl.SSLContext | None,
+    client: str, auth: KalshiAuth, call: _Call, context: ssl.SSLContext | None
 ) -> int:
     if client == "httpx-async":
         async with httpx.AsyncClient(
             auth=auth,
+            base_url=call.base_url,
             follow_redirects=True,
             event_hooks=auth.httpx_async_event_hooks(),
             verify=context or True,
         ) as c:
-            return (await c.request(method, url, json=body)).status_code
+            answer = await c.request(call.method, call.url, params=call.params, json=call.body)
+            return answer.status_code
     assert client == "aiohttp", client
     async with (
         aiohttp.ClientSession(middlewares=(KalshiAuthMiddleware(auth),)) as session,
-        session.request(method, url, json=body, ssl=context or True) as response,
+        session.request(
+            call.method,
+            call.base_url + call.url,
+            params=call.params,
+            json=call.body,
+            ssl=context or True,
+        ) as response,
     ):
         await response.read()
         return response.status
