@@ -45,7 +45,13 @@ class RecordedRequest:
 
 
 class KalshiEndpoint:
-    """Verifies, records and answers requests; the test server and transport are built on it."""
+    """Verifies, records and answers requests; the test server and transport are built on it.
+
+    Attributes:
+        requests: every request received, in order, as `RecordedRequest` (its
+            method, raw target, headers, body and the verifier's `Verdict`).
+        verifier: the `KalshiVerifier` that judges them.
+    """
 
     def __init__(
         self, keys: Mapping[str, object] | None = None, *, verifier: KalshiVerifier | None = None
