@@ -1,7 +1,9 @@
 """Set up and run the project with nothing but Python and pip.
 
-    python3 dev.py demo   # create .venv, install, run `kalshi-auth demo`
-    python3 dev.py test   # create .venv, install dev tools, lint, type-check, docs, test
+    python3 dev.py demo       # create .venv, install, run `kalshi-auth demo`
+    python3 dev.py test       # create .venv, install dev tools, lint, type-check, docs, test
+    python3 dev.py test-all   # the test suite on every other CPython 3.10 to 3.13 found
+    python3 dev.py mutate     # mutation testing of the signing core (slow; not in CI)
 
 Each command creates `.venv` beside this file if it is missing and reinstalls
 only when `pyproject.toml` changed, so a second run starts at once.
@@ -10,9 +12,12 @@ only when `pyproject.toml` changed, so a second run starts at once.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -22,6 +27,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+
+
 def run(*argv: str | Path) -> None:
     print("+", " ".join(str(a) for a in argv), flush=True)
     done = subprocess.run([str(a) for a in argv], cwd=ROOT, check=False)
@@ -29,19 +37,26 @@ def run(*argv: str | Path) -> None:
         sys.exit(done.returncode)
 
 
-def ensure_venv(extra: str) -> None:
-    """Create `.venv` and install the project (with `extra`) when needed."""
-    if not PYTHON.exists():
-        print(f"+ creating {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+def ensure_venv(extra: str, where: Path = VENV, base_python: str | None = None) -> Path:
+    """Create a venv (by default `.venv`, with this Python) and install the project with
+    `extra` when needed; return its python."""
+    bin_dir = where / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    if not python.exists():
+        print(f"+ creating {where}", flush=True)
+        if base_python is None:
+            venv.EnvBuilder(with_pip=True, clear=True).create(where)
+        else:
+            run(base_python, "-m", "venv", "--clear", where)
     spec = f".[{extra}]" if extra else "."
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + spec.encode()).hexdigest()
-    stamp = VENV / f".installed-{extra or 'base'}"
+    stamp = where / f".installed-{extra or 'base'}"
     if stamp.exists() and stamp.read_text() == digest:
-        return
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--editable", spec)
+        return python
+    run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(python, "-m", "pip", "install", "--quiet", "--editable", spec)
     stamp.write_text(digest)
+    return python
 
 
 def demo() -> None:
@@ -59,7 +74,85 @@ def test() -> None:
     run(PYTHON, "-m", "pytest", *sys.argv[2:])
 
 
-COMMANDS = {"demo": demo, "test": test}
+def interpreters() -> dict[str, str]:
+    """Each supported CPython this machine has, other than the one running this script:
+    `python3.X` on PATH, or else a pyenv install."""
+    found: dict[str, str] = {}
+    current = f"{sys.version_info.major}.{sys.version_info.minor}"
+    pyenv = shutil.which("pyenv")
+    installed = []
+    if pyenv:
+        listing = subprocess.run(
+            [pyenv, "versions", "--bare"], capture_output=True, text=True, check=False
+        )
+        installed = listing.stdout.split()
+    for version in SUPPORTED:
+        if version == current:
+            continue
+        candidates = [shutil.which(f"python{version}")]
+        for name in sorted(installed, reverse=True):  # the newest patch release first
+            if name.startswith(version + ".") and name[len(version) + 1 :].isdigit():
+                prefix = subprocess.run(
+                    [pyenv or "pyenv", "prefix", name], capture_output=True, text=True, check=False
+                ).stdout.strip()
+                candidates.append(str(Path(prefix) / "bin" / "python3") if prefix else None)
+        for candidate in candidates:
+            if candidate and _is_cpython(candidate, version):
+                found[version] = candidate
+                break
+    return found
+
+
+def _is_cpython(python: str, version: str) -> bool:
+    check = "import sys, platform; print(platform.python_implementation(), sys.version[:5])"
+    done = subprocess.run([python, "-c", check], capture_output=True, text=True, check=False)
+    words = done.stdout.split()
+    return done.returncode == 0 and words[:1] == ["CPython"] and words[1].startswith(version)
+
+
+def test_all() -> None:
+    """The test suite on every other supported CPython found; lint, types and docs stay
+    with `dev.py test`. One summary line per interpreter; fails if any fails."""
+    found = interpreters()
+    if not found:
+        print("test-all: no other CPython 3.10 to 3.13 on this machine; nothing to do")
+        return
+    results = []
+    for version, base in found.items():
+        start = time.monotonic()
+        python = ensure_venv("dev", ROOT / f".venv-{version}", base)
+        done = subprocess.run(
+            [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[2:]],
+            cwd=ROOT,
+            check=False,
+        )
+        results.append((version, done.returncode, time.monotonic() - start))
+    print("\ntest-all summary:")
+    for version, code, seconds in results:
+        verdict = "passed" if code == 0 else f"FAILED (exit {code})"
+        print(f"  CPython {version}: {verdict} in {seconds:.0f} s")
+    if any(code for _, code, _ in results):
+        sys.exit(1)
+
+
+def mutate() -> None:
+    """Mutation testing of the signing core with mutmut ([tool.mutmut] in pyproject.toml);
+    prints the score: the share of mutants the tests kill. Slow, so not part of CI."""
+    python = ensure_venv("dev,mutation", ROOT / ".venv-mutate")
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    run(python, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 1))
+    run(python, "-m", "mutmut", "export-cicd-stats")
+    stats = json.loads((ROOT / "mutants" / "mutmut-cicd-stats.json").read_text())
+    judged = stats["total"] - stats["skipped"]
+    score = 100 * stats["killed"] / judged if judged else 0.0
+    print(
+        f"\nmutation score: {score:.1f}% ({stats['killed']} of {judged} mutants killed; "
+        f"{stats['survived']} survived, {stats['no_tests']} without tests, "
+        f"{stats['timeout']} timed out). `{python} -m mutmut results` lists the survivors."
+    )
+
+
+COMMANDS = {"demo": demo, "test": test, "test-all": test_all, "mutate": mutate}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
