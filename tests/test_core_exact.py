@@ -1,0 +1,416 @@
+"""The signing core's exact words and edges: every message a user reads, word for word, and
+every limit on both sides. Mutation testing (python3 dev.py mutate) showed that tests which
+check only a phrase let a changed message or an off-by-one through; these pin them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from kalshi_auth import ConfigurationError, InvalidKeyIdError
+from kalshi_auth._clock import (
+    MAX_ERROR_BODY_BYTES,
+    ServerClock,
+    date_header_ms,
+    declared_small,
+    describe_offset,
+    http_date,
+    is_timestamp_expired,
+)
+from kalshi_auth._core import SigningCore, checked_key_id
+from kalshi_auth._scope import DEFAULT_HOSTS, HostScope, Origin, origin_of
+from kalshi_auth._signing import KeySigner, path_and_query, timestamp_text
+from kalshi_auth.testing import generate_ed25519_key
+
+NOW = 1_780_000_000_000
+UUID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
+FIX_ID = (
+    "a key id is a UUID such as 'a952bcbe-ec3b-4b5b-b8f9-11dae589608c': remove whitespace, "
+    "quotes and control characters (a trailing newline or quotes from a file or .env are the "
+    "usual cause)"
+)
+
+
+def key_id_error(value: object) -> str:
+    with pytest.raises(InvalidKeyIdError) as caught:
+        checked_key_id(value)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "key_id must be a str, not NoneType"),
+        (7, "key_id must be a str, not int"),
+        (
+            "",
+            "key_id is empty; pass the API key id shown in Kalshi's web UI (Account & Security "
+            "> API Keys)",
+        ),
+        (
+            "-----BEGIN",
+            "key_id looks like a private key, not a key id; call KalshiAuth(key_id, "
+            "private_key) with the key id first",
+        ),
+        ("x" * 201, None),  # too long: the same "looks like a private key" message
+        (UUID + "\n", f"key_id (37 characters) has a line break (a control character) at its "
+         f"start or end; {FIX_ID}"),
+        ("\r" + UUID, f"key_id (37 characters) has a line break (a control character) at its "
+         f"start or end; {FIX_ID}"),
+        (UUID[:4] + " " + UUID[5:], f"key_id (36 characters) has whitespace inside it; {FIX_ID}"),
+        (UUID[:4] + "\t" + UUID[5:], f"key_id (36 characters) has whitespace inside it; {FIX_ID}"),
+        ('"' + UUID, f"key_id (37 characters) has a quote at its start or end; {FIX_ID}"),
+        (UUID[:4] + "'" + UUID[5:], f"key_id (36 characters) has a quote inside it; {FIX_ID}"),
+        (UUID[:4] + "`" + UUID[5:], f"key_id (36 characters) has a quote inside it; {FIX_ID}"),
+        (UUID[:4] + "\x07" + UUID[5:],
+         f"key_id (36 characters) has a control character inside it; {FIX_ID}"),
+        (UUID[:4] + "\u200b" + UUID[5:],
+         f"key_id (36 characters) has an invisible character inside it; {FIX_ID}"),
+        (UUID[:4] + "/" + UUID[5:],
+         f"key_id (36 characters) has a character outside letters, digits and '-._~' inside "
+         f"it; {FIX_ID}"),
+    ],
+)  # fmt: skip
+def test_key_id_messages(value: object, message: str | None) -> None:
+    expected = message or (
+        "key_id looks like a private key, not a key id; call KalshiAuth(key_id, private_key) "
+        "with the key id first"
+    )
+    assert key_id_error(value) == expected
+
+
+def test_key_id_limits() -> None:
+    assert checked_key_id("k" * 200) == "k" * 200  # 200 characters: still a key id
+    assert checked_key_id("Az09-._~") == "Az09-._~"  # every allowed kind of character
+    assert key_id_error("ab-----cd").startswith("key_id looks like a private key")
+
+
+@pytest.mark.parametrize(
+    ("hosts", "message"),
+    [
+        (None, "hosts must be a host name or a list of them, not NoneType; leave it out for "
+         "Kalshi's hosts, or pass '*' to sign for any host"),
+        ([5], "hosts entries must be host names such as 'kalshi.com', got int"),
+        ([" "], "hosts entries must be host names such as 'kalshi.com', got an empty string"),
+        (["https://kalshi.com"], "a hosts entry is a URL; give the host name alone"),
+        (["a b"], "a hosts entry (3 characters) is neither a host name, an IP address nor a "
+         "network such as '10.0.0.0/8'"),
+        (["."], "a hosts entry (1 characters) is neither a host name, an IP address nor a "
+         "network such as '10.0.0.0/8'"),
+    ],
+)  # fmt: skip
+def test_host_scope_messages(hosts: object, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        HostScope(hosts)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("bad", ["a/b", "a:b", "a\tb", "[a", "a]", "a@b", "a?b", "a#b"])
+def test_every_character_a_host_name_cannot_hold(bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="neither a host name"):
+        HostScope([bad])
+
+
+def test_scope_entries_and_matching_edges() -> None:
+    scope = HostScope(["Example.COM.", "[2001:db8::1]", "localhost", ".dotted.org"])
+    assert scope.entries == ("Example.COM.", "[2001:db8::1]", "localhost", ".dotted.org")
+    assert "api.example.com" in scope
+    assert "2001:db8::1" in scope
+    assert "[2001:db8::1]" in scope
+    assert "x.dotted.org" in scope
+    assert "localhost" in scope
+    assert "" not in scope
+    assert "." not in scope
+    assert 5 not in scope
+    assert None not in scope
+    assert "10.0.0.1." not in HostScope(["10.0.0.0/8"])  # a DNS name, not the address
+    assert "10.0.0.1" in HostScope(["10.0.0.0/8"])
+    assert "anything" not in HostScope([])
+    assert "anything" in HostScope(["*"])
+
+
+def test_known_is_a_cache_of_positive_answers_only() -> None:
+    scope = HostScope(DEFAULT_HOSTS)
+    assert scope.known("kalshi.com") is False  # not asked yet
+    assert "kalshi.com" in scope
+    assert scope.known("kalshi.com") is True
+    assert "example.com" not in scope
+    assert scope.known("example.com") is False
+    assert "example.com" not in scope  # the cached "no" stays a no
+
+
+def test_the_scope_cache_is_bounded() -> None:
+    scope = HostScope(["*"])
+    for i in range(1024):
+        assert f"h{i}.example" in scope
+    assert scope.known("h1023.example") is True
+    assert f"h{1024}.example" in scope  # still answered, no longer remembered
+    assert scope.known("h1024.example") is False
+
+
+def test_origins() -> None:
+    assert origin_of("file:///etc/passwd") == Origin("file", "", None)
+    assert origin_of("https://h:8443/x") == Origin("https", "h", 8443)
+    assert Origin.of("WSS", "[::1]", None) == Origin("wss", "::1", 443)
+    assert Origin.of("ftp", "h", None) == Origin("ftp", "h", None)
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://h", "/"),
+        ("https://h/", "/"),
+        ("https://h?x=1", "/?x=1"),
+        ("https://h/a?", "/a"),
+        ("https://h/a?b=c", "/a?b=c"),
+    ],
+)
+def test_path_and_query(url: str, target: str) -> None:
+    assert path_and_query(urlsplit(url)) == target
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1", "timestamp_ms must be an int of milliseconds, not str"),
+        (True, "timestamp_ms must be an int of milliseconds, not bool"),
+        (10**12 - 1, "timestamp_ms is too small to be milliseconds since the epoch (13 digits): "
+         "use int(time.time() * 1000), not time.time()"),
+        (10**13, "timestamp_ms is too large to be milliseconds since the epoch (13 digits): "
+         "use int(time.time() * 1000), not time.time()"),
+    ],
+)  # fmt: skip
+def test_timestamp_messages(value: object, message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        timestamp_text(value)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_timestamp_limits() -> None:
+    assert timestamp_text(10**12) == "1000000000000"
+    assert timestamp_text(10**13 - 1) == "9999999999999"
+
+
+@pytest.mark.parametrize(
+    ("offset_ms", "other", "words"),
+    [
+        (62_000, "Kalshi's", "this machine's clock is about 62 s behind Kalshi's"),
+        (-1_500, "the server's", "this machine's clock is about 2 s ahead of the server's"),
+        (-62_400, "Kalshi's", "this machine's clock is about 62 s ahead of Kalshi's"),
+    ],
+)
+def test_describe_offset(offset_ms: int, other: str, words: str) -> None:
+    assert describe_offset(offset_ms, other) == words
+
+
+def test_describe_offset_defaults_to_kalshi() -> None:
+    assert describe_offset(3_000) == "this machine's clock is about 3 s behind Kalshi's"
+
+
+# --- the clock's lessons, word for word ------------------------------------------------------
+
+
+def lesson(date: str | None, offset_ms: int = 0) -> tuple[bool, int, list[tuple[int, str]]]:
+    clock = ServerClock(lambda: NOW)
+    clock.offset_ms = offset_ms
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect()
+    log = logging.getLogger("kalshi_auth")
+    log.addHandler(handler)
+    try:
+        learned = clock.learn(date)
+    finally:
+        log.removeHandler(handler)
+    return learned, clock.offset_ms, [(r.levelno, r.getMessage()) for r in records]
+
+
+def test_learning_an_offset_says_how_far_and_which_way() -> None:
+    assert lesson(http_date(NOW + 90_000)) == (
+        True,
+        90_000,
+        [
+            (
+                logging.WARNING,
+                "Kalshi rejected the timestamp: this machine's clock is about 90 s behind "
+                "Kalshi's. Signing with Kalshi's time from now on and re-sending once; sync "
+                "the clock.",
+            )
+        ],
+    )
+
+
+def test_clocks_that_agree_reset_the_offset() -> None:
+    assert lesson(http_date(NOW - 1_000), offset_ms=45_000) == (
+        True,
+        0,
+        [
+            (
+                logging.WARNING,
+                "Kalshi rejected the timestamp although the clocks agree: the request was "
+                "delayed after it was signed (a slow connection or a long queue). Re-sending "
+                "once with a fresh signature.",
+            )
+        ],
+    )
+
+
+def test_a_missing_date_teaches_nothing() -> None:
+    assert lesson(None, offset_ms=5_000) == (
+        False,
+        5_000,
+        [
+            (
+                logging.ERROR,
+                "Kalshi rejected the timestamp, and its Date header is missing or unreadable: "
+                "nothing learned, not re-sending. Sync this machine's clock.",
+            )
+        ],
+    )
+
+
+def test_a_date_days_off_teaches_nothing() -> None:
+    assert lesson(http_date(NOW + 3 * 86_400_000)) == (
+        False,
+        0,
+        [
+            (
+                logging.ERROR,
+                "Kalshi rejected the timestamp, and its Date header is 72 hours off this "
+                "machine's clock, further than kalshi-auth ever adopts (24 h): not "
+                "re-sending. Check the machine's clock and that the request reached Kalshi.",
+            )
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("skew_ms", "learned"),
+    [(1_999, 0), (2_000, 2_000), (-2_000, -2_000), (86_400_000, 86_400_000)],
+)
+def test_lesson_edges(skew_ms: int, learned: int) -> None:
+    clock = ServerClock(lambda: NOW)
+    assert clock.learn(http_date(NOW + skew_ms))
+    assert clock.offset_ms == learned
+    assert clock.now_ms() == NOW + learned
+
+
+def test_http_date_is_an_imf_fixdate_in_gmt() -> None:
+    assert http_date(1_703_123_456_789) == "Thu, 21 Dec 2023 01:50:56 GMT"
+    assert date_header_ms("Thu, 21 Dec 2023 01:50:56 GMT") == 1_703_123_456_000
+
+
+def test_date_header_length_limit() -> None:
+    date = "Thu, 21 Dec 2023 01:50:56 GMT"
+    assert date_header_ms(date + " " * (64 - len(date))) == 1_703_123_456_000  # 64: read
+    assert date_header_ms(date + " " * (65 - len(date))) is None  # 65: not read
+
+
+@pytest.fixture
+def new_york_time() -> Iterator[None]:
+    if not hasattr(time, "tzset"):
+        pytest.skip("needs time.tzset")
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.usefixtures("new_york_time")
+def test_a_date_without_a_zone_is_utc_whatever_the_local_zone() -> None:
+    assert date_header_ms("Thu, 01 Jan 2026 00:00:00 -0000") == 1_767_225_600_000
+
+
+def test_expired_body_limits() -> None:
+    body = b'{"error":{"code":"header_timestamp_expired"}}'
+    assert is_timestamp_expired(body + b" " * (MAX_ERROR_BODY_BYTES - len(body)))
+    assert not is_timestamp_expired(body + b" " * (MAX_ERROR_BODY_BYTES + 1 - len(body)))
+    assert not is_timestamp_expired(b"not json")
+    assert not is_timestamp_expired(b'{"error": "header_timestamp_expired"}')
+    assert not is_timestamp_expired(b'{"error": {"code": "authentication_error"}}')
+    assert not is_timestamp_expired(b"[]")
+
+
+@pytest.mark.parametrize(
+    ("length", "small"),
+    [("0", True), ("1", True), ("16384", True), ("00001", True), ("000001", False)],
+)
+def test_declared_small_edges(length: str, small: bool) -> None:
+    assert declared_small(length) is small
+
+
+# --- the core: signing with the learned offset, warnings --------------------------------------
+
+
+def core(hosts: tuple[str, ...] = DEFAULT_HOSTS, include_query: bool = False) -> SigningCore:
+    return SigningCore(
+        UUID,
+        KeySigner(generate_ed25519_key()),
+        scope=HostScope(hosts),
+        clock=ServerClock(lambda: NOW),
+        include_query=include_query,
+    )
+
+
+def test_to_sign_adds_the_learned_offset() -> None:
+    c = core()
+    c.clock.offset_ms = 61_000
+    assert c.to_sign("get", "/trade-api/v2/x") == (
+        str(NOW + 61_000),
+        f"{NOW + 61_000}GET/trade-api/v2/x".encode(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "include_query", "path"),
+    [
+        ("/x?a=1", False, "/x"),
+        ("/x#frag", False, "/x"),
+        ("/x?a=1#frag", True, "/x?a=1"),
+        ("/x", True, "/x"),
+    ],
+)
+def test_to_sign_drops_query_and_fragment(target: str, include_query: bool, path: str) -> None:
+    timestamp, message = core(include_query=include_query).to_sign("GET", target)
+    assert message == f"{timestamp}GET{path}".encode()
+
+
+def test_the_out_of_scope_warning_word_for_word(caplog: pytest.LogCaptureFixture) -> None:
+    c = core(hosts=("kalshi.com",))
+    long_host = "h" * 150 + ".example"
+    with caplog.at_level(logging.WARNING, logger="kalshi_auth"):
+        assert not c.allows("api.example.com")
+        assert not c.allows("api.example.com")  # once per host
+        assert not c.allows(long_host)
+    assert [r.getMessage() for r in caplog.records] == [
+        "not signing a request to 'api.example.com': it is outside KalshiAuth(hosts=...), "
+        "which is ['kalshi.com']; add the host to hosts= to sign for it",
+        f"not signing a request to {'h' * 100!r}: it is outside KalshiAuth(hosts=...), "
+        "which is ['kalshi.com']; add the host to hosts= to sign for it",
+    ]
+    assert c.allows("kalshi.com")
+    assert c.allows("kalshi.com")  # the cached path
+
+
+def test_warnings_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    c = core()
+    with caplog.at_level(logging.WARNING, logger="kalshi_auth"):
+        for i in range(1025):
+            c.warn_once(f"topic {i}", "100% %s literal")
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1024
+    assert messages[0] == "100% %s literal"  # logged as given, never %-formatted
