@@ -414,3 +414,30 @@ def test_warnings_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1024
     assert messages[0] == "100% %s literal"  # logged as given, never %-formatted
+
+
+def test_a_dotted_quad_with_a_final_dot_never_matches_a_name() -> None:
+    # "127.0.0.1." ends with ".0.0.1": only the address check keeps it from this name.
+    assert "127.0.0.1." not in HostScope(["0.0.1"])
+    assert "a.0.0.1" in HostScope(["0.0.1"])
+
+
+def test_a_network_with_host_bits_set_is_accepted() -> None:
+    scope = HostScope(["10.1.2.3/8"])
+    assert "10.200.0.1" in scope
+    assert "11.0.0.1" not in scope
+
+
+def test_the_hosts_type_error_names_the_type() -> None:
+    with pytest.raises(ConfigurationError, match=r"^hosts must be a host name .*, not int;"):
+        HostScope(5)  # type: ignore[arg-type]
+
+
+def test_describe_offset_at_and_near_zero() -> None:
+    assert describe_offset(0) == "this machine's clock is about 0 s ahead of Kalshi's"
+    assert describe_offset(1) == "this machine's clock is about 0 s behind Kalshi's"
+
+
+def test_hours_off_are_rounded_as_printed() -> None:
+    _, _, records = lesson(http_date(NOW + 91_800_000))  # 25.5 hours
+    assert "is 26 hours off" in records[0][1]
