@@ -66,11 +66,7 @@ class SigningCore:
     ) -> dict[str, str]:
         """The three ``KALSHI-ACCESS-*`` headers for `method` and request-`target`."""
         timestamp, message = self.to_sign(method, target, timestamp_ms)
-        return {
-            KEY_HEADER: self.key_id,
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: self.signer(message),
-        }
+        return self.with_signature(timestamp, self.signer(message))
 
     def to_sign(
         self, method: str, target: str, timestamp_ms: int | None = None

@@ -3,7 +3,7 @@
     signing_path(target)                -> "/trade-api/v2/portfolio/orders"
     string_to_sign(ts, method, path)    -> b"1703123456789GET/trade-api/v2/portfolio/orders"
     KeySigner(key)(message)             -> "base64 signature"
-    access_headers(key_id, ts, sig)     -> the three KALSHI-ACCESS-* headers
+    SigningCore.with_signature(ts, sig) -> the three KALSHI-ACCESS-* headers
 
 Kalshi's server rebuilds the message from the request it receives, so the path
 must be the request-target exactly as sent (percent-encoding kept), without the
@@ -29,7 +29,6 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "KeySigner",
-    "access_headers",
     "now_ms",
     "path_and_query",
     "signing_path",
@@ -116,11 +115,6 @@ class KeySigner:
     def __call__(self, message: bytes) -> str:
         """The standard-base64 signature of `message`."""
         return b2a_base64(self._sign(message), newline=False).decode("ascii")
-
-
-def access_headers(key_id: str, timestamp: str, signature: str) -> dict[str, str]:
-    """The three headers Kalshi reads."""
-    return {KEY_HEADER: key_id, TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature}
 
 
 def strip_access_headers(headers: MutableMapping[str, str]) -> None:
