@@ -3,6 +3,10 @@ on the installed httpx, with the public path taken whenever the fast one does no
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import weakref
+
 import httpx
 import pytest
 
@@ -65,3 +69,21 @@ def test_a_request_signed_through_the_fast_path_verifies_on_the_wire_form() -> N
     verifier.register("k", key)
     assert verifier.verify_request(request).accepted
     assert len(request.headers.get_list("KALSHI-ACCESS-KEY")) == 1
+
+
+def test_a_signed_request_is_freed_without_the_cycle_collector() -> None:
+    # The state that travels with a request to its redirect hops must not refer back to
+    # the request: a bot making thousands of requests would leave each to the collector.
+    auth = KalshiAuth("k", generate_ed25519_key())
+    gc.disable()
+    try:
+        request = httpx.Request("GET", "https://external-api.kalshi.com/trade-api/v2/x")
+        steps = auth.sync_auth_flow(request)
+        next(steps)
+        with contextlib.suppress(StopIteration):
+            steps.send(httpx.Response(200))
+        alive = weakref.ref(request)
+        del request, steps
+        assert alive() is None
+    finally:
+        gc.enable()

@@ -19,12 +19,20 @@ __all__ = ["HttpxAdapter", "request_target"]
 HttpxHook = Callable[[httpx.Request], None]
 AsyncHttpxHook = Callable[[httpx.Request], Awaitable[None]]
 
-# A signed request keeps [its URL] under _CHAIN in its extensions, which httpx copies to
-# each redirect hop: every hop then knows the URL the user asked for (the list is shared,
-# so the event hooks can append _HOOKED to it). A list, not the request itself: a request
-# that refers to itself would wait for the cycle collector to be freed.
+# Where a signed request keeps its _Chain; httpx copies the extensions to each redirect hop.
 _CHAIN = "kalshi_auth"
-_HOOKED = "hooked"
+
+
+class _Chain:
+    """What a request signed by the auth flow hands on to its redirect hops."""
+
+    __slots__ = ("first_url", "hooked")
+
+    def __init__(self, first_url: httpx.URL) -> None:
+        # The URL, not the request: a request that referred to itself through its own
+        # extensions would wait for the cycle collector to be freed.
+        self.first_url = first_url  # the URL the user asked for; re-sends keep it
+        self.hooked = False  # whether the event hooks saw a request of this chain
 
 
 class HttpxAdapter(httpx.Auth):
@@ -112,11 +120,10 @@ class HttpxAdapter(httpx.Auth):
 
     def _on_request(self, request: httpx.Request) -> None:
         chain = request.extensions.get(_CHAIN)
-        if not isinstance(chain, list) or not chain:
+        if not isinstance(chain, _Chain):
             return  # not a request this object signed
-        if _HOOKED not in chain:
-            chain.append(_HOOKED)
-        first_url = chain[0]
+        chain.hooked = True
+        first_url = chain.first_url
         if request.url is not first_url:  # a hop; the first request is signed already
             url = request.url
             self.core.sign_hop(
@@ -145,7 +152,7 @@ class HttpxAdapter(httpx.Auth):
 
     def _check_redirects(self, request: httpx.Request, response: httpx.Response) -> None:
         chain = request.extensions.get(_CHAIN)
-        if not chain or chain[0] is not request.url or _HOOKED in chain:
+        if not isinstance(chain, _Chain) or chain.first_url is not request.url or chain.hooked:
             return
         if any(hop.is_redirect for hop in response.history):
             self.core.warn_once(
@@ -161,9 +168,9 @@ def _write(request: httpx.Request, signed: dict[str, str]) -> None:
     write_headers(request.headers, signed)
     extensions = request.extensions
     chain = extensions.get(_CHAIN)
-    if not chain or chain[0] is not request.url:
+    if chain is None or chain.first_url is not request.url:
         # This request starts a chain, also a response.next_request that carried an old one.
-        extensions[_CHAIN] = [request.url]
+        extensions[_CHAIN] = _Chain(request.url)
 
 
 def request_target(url_or_path: str) -> str:
