@@ -21,29 +21,28 @@ from ._signing import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 __all__ = ["FAST_PATH", "write_headers"]
 
-_ACCESS_PREFIX = b"kalshi-access-"
 _LOWER_NAME = itemgetter(1)  # the second item of each (raw name, lower-case name, value)
-_PREFIX_OF = itemgetter(slice(0, len(_ACCESS_PREFIX)))
 # (raw name, lower-case name) of the three headers, encoded once.
 _ENCODED = {
     name: (name.encode("ascii"), name.lower().encode("ascii"))
     for name in (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 }
+_LOWER_NAMES = frozenset(lower for _, lower in _ENCODED.values())
 
 
 def write_headers(headers: httpx.Headers, signed: Mapping[str, str]) -> None:
-    """Set each of `signed` (ASCII names and values) in `headers`, replacing any there."""
+    """Set the three ``KALSHI-ACCESS-*`` headers (`signed`, ASCII values) in `headers`,
+    replacing any of them already there."""
     raw = getattr(headers, "_list", None) if FAST_PATH else None
-    # Every lower-case name checked for the prefix, in C: no Python loop per header.
-    if type(raw) is list and not any(
-        map(_ACCESS_PREFIX.__eq__, map(_PREFIX_OF, map(_LOWER_NAME, raw)))
+    # None of the three present (checked in C, no Python loop per header), only ours to set.
+    if (
+        type(raw) is list
+        and _LOWER_NAMES.isdisjoint(map(_LOWER_NAME, raw))
+        and _ENCODED.keys() >= signed.keys()
     ):
         for name, value in signed.items():
-            names = _ENCODED.get(name)
-            if names is None:
-                key = name.encode("ascii")
-                names = (key, key.lower())
-            raw.append((*names, value.encode("ascii")))
+            raw_name, lower_name = _ENCODED[name]
+            raw.append((raw_name, lower_name, value.encode()))
     else:
         _public_write(headers, signed)
 
