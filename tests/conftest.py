@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from kalshi_auth.testing import (
     generate_rsa_key,
     private_key_pem,
 )
+
+from .keyleak import key_fragments
 
 PASSWORD = "correct horse battery staple"
 
@@ -97,15 +98,15 @@ def signs_verifiably(
     return verifier.verify("GET", target or url, auth.headers("GET", url)).accepted
 
 
-def key_fragments(pem: bytes, size: int = 16) -> list[str]:
-    """Every `size`-character run of the key's base64 body, for leak checks."""
-    body = "".join(
-        line for line in pem.decode().splitlines() if line and not line.startswith("-----")
+def pem_body(pem: bytes) -> str:
+    """The base64 body of a PEM key: its lines without armor or OpenSSL headers."""
+    return "".join(
+        line
+        for line in pem.decode().splitlines()
+        if line and not line.startswith(("-----", "Proc-Type:", "DEK-Info:"))
     )
-    body = re.sub(r"^Proc-Type:.*|^DEK-Info:.*", "", body)
-    return [body[i : i + size] for i in range(0, max(len(body) - size, 1), size // 2)]
 
 
 def assert_no_key_material(text: str, pem: bytes) -> None:
-    leaked = [f for f in key_fragments(pem) if f in text]
+    leaked = [f for f in key_fragments(pem_body(pem)) if f in text]
     assert not leaked, f"key material leaked into: {text[:200]!r}"

@@ -17,6 +17,7 @@ import httpx
 
 from ._auth import KalshiAuth
 from ._clock import date_header_ms, describe_offset
+from ._scope import HostScope, origin_of
 from ._text import printable
 
 __all__ = [
@@ -36,10 +37,12 @@ _SYNC_CLOCK = "for example `sudo timedatectl set-ntp true`, or `sudo chronyc mak
 _SERVER = "the server's"
 
 
-def is_kalshi_host(host: str) -> bool:
-    """Whether `host` is one of Kalshi's own domains."""
-    host = host.lower().rstrip(".")
-    return any(host == d or host.endswith("." + d) for d in ("kalshi.com", "kalshi.co"))
+_KALSHI_DOMAINS = HostScope(("kalshi.com", "kalshi.co"))
+
+
+def is_kalshi_host(netloc: str) -> bool:
+    """Whether `netloc` (``host`` or ``host:port``) is on one of Kalshi's own domains."""
+    return origin_of("//" + netloc).host in _KALSHI_DOMAINS
 
 
 def rest_base_url(url: str) -> str:
