@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
 import httpx
 
-from ._clock import declared_small
+from ._clock import error_body_readable
 from ._core import SigningCore
 from ._errors import ConfigurationError
 from ._httpx_headers import write_headers
@@ -136,9 +136,8 @@ class HttpxAdapter(httpx.Auth):
 
     def _may_resend(self, request: httpx.Request, response: httpx.Response) -> bool:
         # Only a body held in memory can be sent twice; a streamed upload cannot.
-        length = response.headers.get("Content-Length")
-        return isinstance(request.stream, httpx.ByteStream) and (
-            length is None or declared_small(length)
+        return isinstance(request.stream, httpx.ByteStream) and error_body_readable(
+            response.headers.get("Content-Length")
         )
 
     def _resend_wanted(self, request: httpx.Request, response: httpx.Response) -> bool:

@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ._auth import KalshiAuth
-from ._clock import MAX_ERROR_BODY_BYTES
+from ._clock import error_body_readable
 from ._offload import run_off_loop
 from ._scope import Origin
 
@@ -63,7 +63,8 @@ class KalshiAuthMiddleware:
         else:
             response = await handler(request)
             if response.status == 401 and _replayable(request):
-                body = await response.read() if _small(response) else b""
+                length = response.headers.get("Content-Length")
+                body = await response.read() if error_body_readable(length) else b""
                 date = response.headers.get("Date")
                 if core.should_resend(first, here, response.status, date, body):
                     response.release()
@@ -90,11 +91,6 @@ class KalshiAuthMiddleware:
 
 def _origin(url: URL) -> Origin:
     return Origin.of(url.scheme, url.host or "", url.port)
-
-
-def _small(response: ClientResponse) -> bool:
-    length = response.content_length
-    return length is None or length <= MAX_ERROR_BODY_BYTES
 
 
 def _replayable(request: ClientRequest) -> bool:
