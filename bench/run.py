@@ -212,7 +212,7 @@ def per_request(keys: dict[str, Key], rounds: int, rows: list[list[str]]) -> Non
     for name, key in keys.items():
         # Inline here: off the loop, the signature's CPU time would land on another thread.
         auth = KalshiAuth(KEY_ID, key)
-        auth.sign_off_loop = False
+        auth.core.credentials.off_loop = False
         candidates: dict[str, Runner] = {
             "floor: bare cryptography sign": floor_runner(key),
             "auth.headers(url)": headers_runner(auth),
@@ -292,7 +292,7 @@ def asyncio_rows(keys: dict[str, Key], rounds: int, n: int, rows: list[list[str]
         {"rsa": keys["RSA-2048"], "ed": keys["Ed25519"]}, max_past_ms=120_000
     ) as server:
         inline = KalshiAuth("rsa", keys["RSA-2048"])
-        inline.sign_off_loop = False
+        inline.core.credentials.off_loop = False
         configs: dict[str, KalshiAuth | None] = {
             "no auth (401s)": None,
             "RSA-2048, signed on the event loop": inline,

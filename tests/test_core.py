@@ -18,6 +18,7 @@ from kalshi_auth._clock import (
     is_timestamp_expired,
 )
 from kalshi_auth._core import SigningCore, checked_key_id
+from kalshi_auth._credentials import Credentials
 from kalshi_auth._scope import DEFAULT_HOSTS, HostScope, Origin, origin_of
 from kalshi_auth._signing import KeySigner
 from kalshi_auth.testing import KalshiVerifier, generate_ed25519_key
@@ -31,8 +32,7 @@ KEY = generate_ed25519_key()
 
 def core(now: int = NOW, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> SigningCore:
     return SigningCore(
-        KEY_ID,
-        KeySigner(KEY),
+        Credentials(KEY_ID, KEY, KeySigner(KEY)),
         scope=HostScope(hosts),
         clock=ServerClock(lambda: now),
     )
@@ -261,5 +261,5 @@ def test_key_id_error_names_its_length() -> None:
 
 def test_core_is_what_the_auth_object_uses() -> None:
     auth = KalshiAuth(KEY_ID, KEY, clock=lambda: NOW)
-    assert auth.core.key_id == auth.key_id
+    assert auth.core.credentials.key_id == auth.key_id
     assert auth.headers("GET", "/x") == auth.core.signed_headers("GET", "/x")

@@ -4,6 +4,7 @@ check only a phrase let a changed message or an off-by-one through; these pin th
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import time
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kalshi_auth import ConfigurationError, InvalidKeyIdError
 from kalshi_auth._clock import (
@@ -24,6 +27,7 @@ from kalshi_auth._clock import (
     is_timestamp_expired,
 )
 from kalshi_auth._core import SigningCore, checked_key_id
+from kalshi_auth._credentials import Credentials
 from kalshi_auth._scope import DEFAULT_HOSTS, HostScope, Origin, origin_of
 from kalshi_auth._signing import KeySigner, path_and_query, timestamp_text
 from kalshi_auth.testing import generate_ed25519_key
@@ -358,19 +362,35 @@ def test_declared_small_edges(length: str, small: bool) -> None:
 
 
 def core(hosts: tuple[str, ...] = DEFAULT_HOSTS, include_query: bool = False) -> SigningCore:
+    key = generate_ed25519_key()
     return SigningCore(
-        UUID,
-        KeySigner(generate_ed25519_key()),
+        Credentials(UUID, key, KeySigner(key)),
         scope=HostScope(hosts),
         clock=ServerClock(lambda: NOW),
         include_query=include_query,
     )
 
 
-def test_to_sign_adds_the_learned_offset() -> None:
+def signed_message(c: SigningCore, method: str, target: str) -> tuple[str, bytes]:
+    """(timestamp header, the message the signature verifies) of a signed request."""
+    signed = c.signed_headers(method, target)
+    timestamp = signed["KALSHI-ACCESS-TIMESTAMP"]
+    key = c.credentials.key
+    assert isinstance(key, Ed25519PrivateKey)
+    for candidate in (b"GET/trade-api/v2/x", b"GET/x", b"GET/x?a=1"):
+        message = timestamp.encode() + candidate
+        try:
+            key.public_key().verify(base64.b64decode(signed["KALSHI-ACCESS-SIGNATURE"]), message)
+        except InvalidSignature:
+            continue
+        return timestamp, message
+    raise AssertionError("the signature verifies none of the expected messages")
+
+
+def test_signing_adds_the_learned_offset() -> None:
     c = core()
     c.clock.offset_ms = 61_000
-    assert c.to_sign("get", "/trade-api/v2/x") == (
+    assert signed_message(c, "get", "/trade-api/v2/x") == (
         str(NOW + 61_000),
         f"{NOW + 61_000}GET/trade-api/v2/x".encode(),
     )
@@ -385,8 +405,8 @@ def test_to_sign_adds_the_learned_offset() -> None:
         ("/x", True, "/x"),
     ],
 )
-def test_to_sign_drops_query_and_fragment(target: str, include_query: bool, path: str) -> None:
-    timestamp, message = core(include_query=include_query).to_sign("GET", target)
+def test_signing_drops_query_and_fragment(target: str, include_query: bool, path: str) -> None:
+    timestamp, message = signed_message(core(include_query=include_query), "GET", target)
     assert message == f"{timestamp}GET{path}".encode()
 
 

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from kalshi_auth import KalshiAuth
+from kalshi_auth._credentials import Credentials
 from kalshi_auth.testing import INCORRECT_SIGNATURE, SIGNATURE_MISSING, KalshiTestServer
 
 from .conftest import Credential
@@ -201,19 +202,21 @@ async def test_httpx_async_signing_inline_or_in_a_thread(
 ) -> None:
     threads: list[str] = []
     auth = KalshiAuth(credential.key_id, credential.private_key)
-    assert auth.sign_off_loop is (credential.name != "ed25519")  # the default: RSA off it
-    auth.sign_off_loop = offload
-    sign = auth.core.signer
+    original = auth.core.credentials
+    assert original.off_loop is (credential.name != "ed25519")  # the default: RSA off it
+    sign = original.signer
 
     class Recording:
-        off_loop = sign.off_loop
+        name = sign.name
+        off_loop = offload
         threads = sign.threads
+        timeout = sign.timeout
 
         def __call__(self, message: bytes) -> str:
             threads.append(threading.current_thread().name)
             return sign(message)
 
-    auth.core.signer = Recording()
+    auth.core.credentials = Credentials(original.key_id, original.key, Recording())
     async with httpx.AsyncClient(base_url=server.base_url, auth=auth) as client:
         responses = await asyncio.gather(*(client.get(f"/markets/T{i}") for i in range(20)))
     assert [r.status_code for r in responses] == [200] * 20

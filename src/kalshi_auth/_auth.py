@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from ._clock import ServerClock
-from ._core import SigningCore, checked_key_id
-from ._env import blame_variable, read_env
-from ._errors import ConfigurationError, KalshiAuthError
-from ._external import ExternalSigner, MessageSigner, Signer
+from ._core import SigningCore, checked_key_id, checked_method
+from ._credentials import Credentials, KeySource
+from ._env import build_from_env
+from ._errors import ConfigurationError
 from ._httpx import HttpxAdapter, request_target
-from ._keys import PrivateKey, key_kind, load_private_key
+from ._keys import load_private_key
 from ._requests import RequestsAdapter
 from ._scope import DEFAULT_HOSTS, HostScope
-from ._signing import KeySigner, now_ms
+from ._signing import now_ms
 
 __all__ = ["KalshiAuth"]
 
 Clock = Callable[[], int]
-KeySource = str | bytes | os.PathLike[str] | os.PathLike[bytes] | PrivateKey | Signer
 
 
 class KalshiAuth(RequestsAdapter, HttpxAdapter):
@@ -49,10 +45,16 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
             Default: Kalshi's API domains, ``localhost``, ``127.0.0.0/8``, ``::1``.
         clock: the time in epoch milliseconds (default: the system clock); the
             offset learned from Kalshi's ``Date`` header is added to it.
+        signer_timeout: for a `Signer`, the seconds a request waits for its
+            signature before it fails with `SignerError` (default 30).
 
-    In an ``AsyncClient``, aiohttp and websockets, RSA keys and a `Signer` sign on a
-    kalshi-auth thread, so the event loop never waits on a signature; Ed25519 keys
-    sign inline (30 µs). Its `core` holds every signing policy on plain values.
+    `rotate` swaps in a new key id and key while requests are in flight.
+
+    In an ``AsyncClient``, aiohttp and websockets, RSA keys and a `Signer` sign on
+    threads of their own, so the event loop never waits on a signature; Ed25519
+    keys sign inline (30 µs). A `Signer` runs on its own threads in sync code
+    too, so that `signer_timeout` holds there. Its `core` holds every signing
+    policy on plain values.
     """
 
     def __init__(
@@ -64,18 +66,14 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         include_query: bool = False,
         hosts: str | Iterable[str] = DEFAULT_HOSTS,
         clock: Clock = now_ms,
+        signer_timeout: float = 30.0,
     ) -> None:
         key_id = checked_key_id(key_id)
         if not callable(clock):
             raise ConfigurationError("clock must be a callable returning epoch milliseconds")
-        self._key, self._key_type, signer = _signer_for(private_key, password)
-        # Whether async adapters sign on a thread. Measured (docs/performance.md): RSA off
-        # the loop gives more requests per second and a fifth of the longest stall; Ed25519
-        # signs in ~30 us, less than the hand-off to a thread costs.
-        self.sign_off_loop = signer.off_loop or isinstance(self._key, rsa.RSAPrivateKey)
+        self._signer_timeout = _checked_timeout(signer_timeout)
         self.core = SigningCore(
-            key_id,
-            signer,
+            Credentials.load(key_id, private_key, password, self._signer_timeout),
             scope=HostScope(hosts),
             clock=ServerClock(clock),
             include_query=bool(include_query),
@@ -96,29 +94,33 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         replaces ``os.environ`` (for example a dict from a dotenv loader). The
         options are those of the constructor. An error names the variable to fix.
         """
-        credentials = read_env(environ)
-        try:
-            return cls(
-                credentials.key_id,
-                credentials.private_key,
-                password=credentials.password,
-                include_query=include_query,
-                hosts=hosts,
-                clock=clock,
-            )
-        except KalshiAuthError as exc:
-            error = blame_variable(exc, credentials)
-        raise error  # outside the handler: no exception chain
+        options = {"include_query": include_query, "hosts": hosts, "clock": clock}
+        return build_from_env(cls, environ, options)
+
+    def rotate(
+        self, key_id: str, private_key: KeySource, *, password: str | bytes | None = None
+    ) -> None:
+        """Sign with a new key id and key (or `Signer`) from now on, without a restart.
+
+        Atomic: every signature is made with the old pair or the new one, never a
+        mix, across threads and event loops; one already being made finishes with
+        the old pair. Bad input raises what the constructor raises and keeps the
+        old pair. The learned clock, `hosts` and every other option are kept.
+        """
+        credentials = Credentials.load(
+            checked_key_id(key_id), private_key, password, self._signer_timeout
+        )
+        self.core.credentials = credentials  # one assignment: the swap
 
     @property
     def key_id(self) -> str:
         """The API key id sent in ``KALSHI-ACCESS-KEY``."""
-        return self.core.key_id
+        return self.core.credentials.key_id
 
     @property
     def key_type(self) -> str:
         """The key's type, e.g. ``RSA-2048`` or ``Ed25519``."""
-        return self._key_type
+        return self.core.credentials.key_type
 
     @property
     def clock_offset_ms(self) -> int:
@@ -131,32 +133,23 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(key_id={self.key_id!r}, key_type={self._key_type!r}, "
+            f"{type(self).__name__}(key_id={self.key_id!r}, key_type={self.key_type!r}, "
             f"include_query={self.core.include_query!r})"
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        # cryptography keys do not pickle; carry the key as DER. The pickle holds the key.
-        key: Signer | bytes
-        if isinstance(self._key, Signer):
-            key = self._key  # an external signer pickles itself, or refuses to
-        else:
-            key = self._key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
         core = self.core
         options = {"include_query": core.include_query, "hosts": core.scope.entries}
-        options |= {"clock": core.clock.local}
-        return {"key": (core.key_id, key), "options": options, "offset_ms": core.clock.offset_ms}
+        options |= {"clock": core.clock.local, "signer_timeout": self._signer_timeout}
+        key = core.credentials.portable()  # one read: a rotation meanwhile changes nothing
+        return {"key": key, "options": options, "offset_ms": core.clock.offset_ms}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        key_id, key = state["key"]
-        if isinstance(key, bytes):
-            key = serialization.load_der_private_key(key, None)
-        self.__init__(key_id, key, **state["options"])  # type: ignore[misc]
-        self.core.clock.offset_ms = state["offset_ms"]
+    def __setstate__(self, state: object) -> None:
+        # A pickle is input like any other: every field goes through the constructor's
+        # checks, the learned offset through the clock's bounds.
+        key_id, key, options, offset_ms = _unpickled(state)
+        self.__init__(key_id, key, **options)  # type: ignore[misc]
+        self.core.clock.restore(offset_ms)
 
     def headers(
         self, method: str, url_or_path: str, *, timestamp_ms: int | None = None
@@ -168,20 +161,44 @@ class KalshiAuth(RequestsAdapter, HttpxAdapter):
         the path percent-encoded as httpx does, dot segments resolved, the query
         dropped unless ``include_query``. Signs whatever the host: you asked.
         """
-        if not isinstance(method, str) or not method.isalpha() or not method.isascii():
-            raise ConfigurationError("method must be an HTTP method such as 'GET' or 'POST'")
+        method = checked_method(method)
         return self.core.signed_headers(method, request_target(url_or_path), timestamp_ms)
 
 
-def _signer_for(
-    source: KeySource, password: str | bytes | None
-) -> tuple[PrivateKey | Signer, str, MessageSigner]:
-    """(the key or signer, its type in words, what the core calls to sign)."""
-    if isinstance(source, Signer):
-        if password is not None:
-            raise ConfigurationError("password= is for key files; a Signer holds its own key")
-        external = ExternalSigner(source)
-        kind = "RSA" if external.key_type == "rsa" else "Ed25519"
-        return source, f"{kind} ({external.name})", external
-    key = load_private_key(source, password=password)
-    return key, key_kind(key), KeySigner(key)
+_MAX_SIGNER_TIMEOUT_S = 3600.0
+
+
+def _checked_timeout(value: object) -> float:
+    """`signer_timeout` as float seconds: more than 0, at most an hour."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+        if math.isfinite(seconds) and 0 < seconds <= _MAX_SIGNER_TIMEOUT_S:
+            return seconds
+    raise ConfigurationError(
+        "signer_timeout must be a number of seconds, more than 0 and at most 3600 "
+        "(default 30): how long a request waits for an external signer"
+    )
+
+
+_PICKLED_OPTIONS = frozenset({"include_query", "hosts", "clock", "signer_timeout"})
+
+
+def _unpickled(state: object) -> tuple[Any, Any, dict[str, Any], Any]:
+    """(key id, key, options, offset) from a pickled state, its shape checked; the values
+    are checked where they are used, as a constructor's arguments are."""
+    if isinstance(state, dict) and state.keys() == {"key", "options", "offset_ms"}:
+        pair, options = state["key"], state["options"]
+        if (
+            isinstance(pair, tuple)
+            and len(pair) == 2
+            and isinstance(options, dict)
+            and _PICKLED_OPTIONS.issuperset(options)
+        ):
+            key = pair[1]
+            if isinstance(key, bytes):
+                key = load_private_key(key)  # typed errors, key bytes never quoted
+            return pair[0], key, options, state["offset_ms"]
+    raise ConfigurationError(
+        "this pickled KalshiAuth is damaged or from an incompatible version; "
+        "create the KalshiAuth again from its key"
+    )

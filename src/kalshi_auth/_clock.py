@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import timezone
 from email.utils import formatdate, parsedate_to_datetime
 
+from ._errors import ConfigurationError
+
 __all__ = [
     "CLOCKS_AGREE_MS",
     "MAX_ERROR_BODY_BYTES",
@@ -107,6 +109,19 @@ class ServerClock:
     def now_ms(self) -> int:
         """The server's time as best known, in epoch milliseconds."""
         return self.local() + self.offset_ms
+
+    def restore(self, offset_ms: object) -> None:
+        """Take an offset kept earlier (a pickle's), within the bounds `learn` keeps."""
+        if (
+            isinstance(offset_ms, bool)
+            or not isinstance(offset_ms, int)
+            or abs(offset_ms) > MAX_OFFSET_MS
+        ):
+            raise ConfigurationError(
+                "the clock offset of this pickled KalshiAuth is not whole milliseconds within "
+                "a day (24 h), which kalshi-auth never learns; create the KalshiAuth again"
+            )
+        self.offset_ms = offset_ms
 
     def learn(self, date: str | None) -> bool:
         """Adopt the time in a rejecting server's ``Date`` header; True to re-send once."""

@@ -1,12 +1,17 @@
 """`SigningCore`: every policy of signing, on plain values, free of any HTTP library.
 
-The adapters (requests, httpx, aiohttp) translate their own request and
-response objects into the values these methods take, and do what they answer:
+The adapters (requests, httpx, aiohttp, websockets) translate their own
+request and response objects into the values these methods take, and do what
+they answer:
 
-    sign_into(headers, host, method, target)       a request the user made
-    sign_hop(headers, first, hop, method, target)   a redirect hop of that request
-    should_resend(signed_for, answered_by, ...)     a 401: learn the clock, re-send once?
+    sign_into(headers, host, method, target)        a request the user made
+    sign_hop(headers, first, hop, method, target)    a redirect hop of that request
+    headers_for_async / sign_hop_async               the same, for an event loop
+    reads_rejection(...), should_resend(...)         a 401: read it? learn the clock,
+                                                     re-send once?
 
+Where and when a signature is made (inline or on the signer's threads, the
+timestamp taken as it is signed) is decided in one place, `Credentials`.
 A rule written here holds for every client, because it is written once.
 """
 
@@ -15,102 +20,97 @@ from __future__ import annotations
 import logging
 from collections.abc import MutableMapping
 
-from ._clock import ServerClock, is_timestamp_expired
-from ._errors import InvalidKeyIdError
-from ._external import MessageSigner
+from ._clock import ServerClock, declared_small, is_timestamp_expired
+from ._credentials import Credentials
+from ._errors import ConfigurationError, InvalidKeyIdError
 from ._scope import HostScope, Origin
 from ._signing import (
     KEY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     signing_path,
+    string_to_sign,
     strip_access_headers,
     timestamp_text,
 )
 
-__all__ = ["SigningCore", "checked_key_id"]
+__all__ = ["SigningCore", "checked_key_id", "checked_method"]
 
 logger = logging.getLogger("kalshi_auth")
 
 _WARNED_LIMIT = 1024
 _DEBUG = logging.DEBUG
 
+Headers = dict[str, str]
+
 
 class SigningCore:
-    """A key id and signer, the hosts they serve, and the server's clock as learned.
+    """Credentials (a key id and signer), the hosts they serve, and the server's clock.
 
-    Safe to share across threads: the only state that changes is the clock
-    offset (one int, replaced whole) and the set of warnings already logged.
+    Safe to share across threads and tasks: what changes is the credentials
+    (replaced whole by a rotation), the clock offset (one int, replaced whole)
+    and the set of warnings already logged.
     """
 
-    __slots__ = ("_warned", "clock", "include_query", "key_id", "scope", "signer")
+    __slots__ = ("_warned", "clock", "credentials", "include_query", "scope")
 
     def __init__(
         self,
-        key_id: str,
-        signer: MessageSigner,
+        credentials: Credentials,
         *,
         scope: HostScope,
         clock: ServerClock,
         include_query: bool = False,
     ) -> None:
-        self.key_id = key_id
-        self.signer = signer
+        self.credentials = credentials
         self.scope = scope
         self.clock = clock
         self.include_query = include_query
         self._warned: set[str] = set()
 
-    def signed_headers(
-        self, method: str, target: str, timestamp_ms: int | None = None
-    ) -> dict[str, str]:
+    def signed_headers(self, method: str, target: str, timestamp_ms: int | None = None) -> Headers:
         """The three ``KALSHI-ACCESS-*`` headers for `method` and request-`target`."""
-        timestamp, message = self.to_sign(method, target, timestamp_ms)
-        return self.with_signature(timestamp, self.signer(message))
+        return self.credentials.sign(self._make_headers, method, target, timestamp_ms)
 
-    def to_sign(
-        self, method: str, target: str, timestamp_ms: int | None = None
-    ) -> tuple[str, bytes]:
-        """(timestamp, message): what `signer` signs, for an adapter that signs elsewhere
-        (off the event loop) and then calls `with_signature`."""
+    def _make_headers(
+        self, credentials: Credentials, method: str, target: str, timestamp_ms: int | None
+    ) -> Headers:
+        # Runs where the signature is made, so the timestamp is as fresh as the signature;
+        # one credentials pair throughout, so a rotation never mixes two.
         if timestamp_ms is None:
             clock = self.clock  # ServerClock.now_ms(), inline: the hot path
             timestamp = str(clock.local() + clock.offset_ms)
         else:
             timestamp = timestamp_text(timestamp_ms)
         # Most targets hold no "?" or "#": then the target is the path to sign.
-        path = (
-            signing_path(target, include_query=self.include_query)
-            if "?" in target or "#" in target
-            else target
-        )
-        method = method.upper()
+        if "?" in target or "#" in target:
+            target = signing_path(target, include_query=self.include_query)
         if logger.isEnabledFor(_DEBUG):
-            logger.debug("signed %s %s at %s", method, path, timestamp)
-        return timestamp, f"{timestamp}{method}{path}".encode()  # string_to_sign, inline
+            logger.debug("signed %s %s at %s", method.upper(), target, timestamp)
+        signature = credentials.signer(string_to_sign(timestamp, method, target))
+        return {
+            KEY_HEADER: credentials.key_id,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature,
+        }
 
-    def with_signature(self, timestamp: str, signature: str) -> dict[str, str]:
-        """The three headers, from `to_sign`'s timestamp and `signer`'s signature."""
-        return {KEY_HEADER: self.key_id, TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature}
-
-    def headers_for(self, host: str, method: str, target: str) -> dict[str, str] | None:
+    def headers_for(self, host: str, method: str, target: str) -> Headers | None:
         """The three headers for a request the user made, or None when `host` is out of
         scope (logged once per host)."""
         return self.signed_headers(method, target) if self.allows(host) else None
+
+    async def headers_for_async(self, host: str, method: str, target: str) -> Headers | None:
+        """`headers_for`, for code on an event loop, which never waits on the signer."""
+        if not self.allows(host):
+            return None
+        return await self.credentials.sign_async(self._make_headers, method, target, None)
 
     def sign_into(
         self, headers: MutableMapping[str, str], host: str, method: str, target: str
     ) -> bool:
         """Sign a request the user made: set the three headers, or strip them when `host`
         is out of scope (they may be stale copies). True if signed."""
-        signed = self.headers_for(host, method, target)
-        if signed is None:
-            strip_access_headers(headers)
-            return False
-        # Item by item: httpx's Headers.update() copies and rescans, three times the cost.
-        for name, value in signed.items():
-            headers[name] = value
-        return True
+        return _write(headers, self.headers_for(host, method, target))
 
     def sign_hop(
         self,
@@ -126,10 +126,39 @@ class SigningCore:
         Another scheme (https to http), host or port is another origin. A chain that
         leaves and comes back (A, B, A) is unsigned at B and signed again at A.
         """
-        if hop != first:
-            strip_access_headers(headers)
+        signed = self.headers_for(hop.host, method, target) if hop == first else None
+        return _write(headers, signed)
+
+    async def sign_hop_async(
+        self,
+        headers: MutableMapping[str, str],
+        first: Origin,
+        hop: Origin,
+        method: str,
+        target: str,
+    ) -> bool:
+        """`sign_hop`, for code on an event loop (the first request is the hop ``first``)."""
+        signed = await self.headers_for_async(hop.host, method, target) if hop == first else None
+        return _write(headers, signed)
+
+    def reads_rejection(
+        self,
+        signed_for: Origin,
+        answered_by: Origin,
+        status: int,
+        content_length: str | None,
+        *,
+        replayable: bool,
+        body_read_anyway: bool,
+    ) -> bool:
+        """Whether to read a response's body to see if Kalshi rejected the clock: a 401
+        from the origin signed for, in scope, to a request whose body can be sent again,
+        with a small declared body, or none declared when the client reads it anyway."""
+        if status != 401 or not replayable or answered_by != signed_for:
             return False
-        return self.sign_into(headers, hop.host, method, target)
+        if answered_by.host not in self.scope:
+            return False
+        return declared_small(content_length) or (content_length is None and body_read_anyway)
 
     def should_resend(
         self, signed_for: Origin, answered_by: Origin, status: int, date: str | None, body: bytes
@@ -164,6 +193,16 @@ class SigningCore:
             logger.warning("%s", message)
 
 
+def _write(headers: MutableMapping[str, str], signed: Headers | None) -> bool:
+    if signed is None:
+        strip_access_headers(headers)  # they may be stale copies from another request
+        return False
+    # Item by item: httpx's Headers.update() copies and rescans, three times the cost.
+    for name, value in signed.items():
+        headers[name] = value
+    return True
+
+
 _KEY_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _MAX_KEY_ID_CHARS = 200
 
@@ -192,6 +231,27 @@ def checked_key_id(key_id: object) -> str:
         "UUID such as 'a952bcbe-ec3b-4b5b-b8f9-11dae589608c': remove whitespace, quotes and "
         "control characters (a trailing newline or quotes from a file or .env are the usual "
         "cause)"
+    )
+
+
+# RFC 9110's token characters: the methods HTTP can carry (GET, M-SEARCH, PROPFIND...).
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+_MAX_METHOD_CHARS = 64
+
+
+def checked_method(method: object) -> str:
+    """`method` if it is an HTTP method (an RFC 9110 token), as every client sends it."""
+    if (
+        isinstance(method, str)
+        and 0 < len(method) <= _MAX_METHOD_CHARS
+        and _TOKEN_CHARS.issuperset(method)
+    ):
+        return method
+    raise ConfigurationError(
+        "method must be an HTTP method such as 'GET', 'POST' or 'M-SEARCH': letters, digits "
+        "and !#$%&'*+-.^_`|~ only, no spaces or line breaks"
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ._errors import ConfigurationError, InvalidKeyIdError, KalshiAuthError
 
@@ -16,8 +17,11 @@ __all__ = [
     "ENV_PRIVATE_KEY_PATH",
     "EnvCredentials",
     "blame_variable",
+    "build_from_env",
     "read_env",
 ]
+
+T = TypeVar("T")
 
 ENV_KEY_ID = "KALSHI_API_KEY_ID"
 ENV_PRIVATE_KEY = "KALSHI_PRIVATE_KEY"
@@ -74,3 +78,18 @@ def blame_variable(error: KalshiAuthError, credentials: EnvCredentials) -> Kalsh
     else:
         variable = credentials.key_variable
     return type(error)(f"{variable}: {error}")
+
+
+def build_from_env(
+    factory: Callable[..., T], environ: Mapping[str, str] | None, options: dict[str, Any]
+) -> T:
+    """``factory(key_id, private_key, password=..., **options)`` from the environment; an
+    error names the variable to fix, and chains nothing (it may have held key text)."""
+    credentials = read_env(environ)
+    try:
+        return factory(
+            credentials.key_id, credentials.private_key, password=credentials.password, **options
+        )
+    except KalshiAuthError as exc:
+        error = blame_variable(exc, credentials)
+    raise error  # outside the handler: no exception chain

@@ -6,11 +6,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 
 import httpx
 
-from ._clock import error_body_readable
 from ._core import SigningCore
 from ._errors import ConfigurationError
 from ._httpx_headers import write_headers
-from ._offload import run_off_loop
 from ._scope import Origin, origin_of
 from ._signing import strip_access_headers
 
@@ -43,7 +41,6 @@ class HttpxAdapter(httpx.Auth):
     """
 
     core: SigningCore
-    sign_off_loop: bool
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -53,7 +50,7 @@ class HttpxAdapter(httpx.Auth):
             yield request
             return
         response = yield request
-        if response.status_code == 401 and self._may_resend(request, response):
+        if response.status_code == 401 and self._reads_rejection(request, response):
             response.read()
             if self._resend_wanted(request, response):
                 self._sign(request)
@@ -65,15 +62,14 @@ class HttpxAdapter(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """httpx ``AsyncClient`` flow: sign; re-send once if Kalshi rejects the clock."""
-        signed = await self._sign_async(request) if self.sign_off_loop else self._sign(request)
-        if not signed:
+        if not await self._sign_async(request):
             yield request
             return
         response = yield request
-        if response.status_code == 401 and self._may_resend(request, response):
+        if response.status_code == 401 and self._reads_rejection(request, response):
             await response.aread()
             if self._resend_wanted(request, response):
-                await self._sign_async(request) if self.sign_off_loop else self._sign(request)
+                await self._sign_async(request)
                 response = yield request
         if response.history:
             self._check_redirects(request, response)
@@ -93,51 +89,48 @@ class HttpxAdapter(httpx.Auth):
         """The same as `httpx_event_hooks`, for an ``AsyncClient``."""
 
         async def on_request(request: httpx.Request) -> None:
-            self._on_request(request)
+            hop = self._hop_of(request)
+            if hop is not None:
+                await self.core.sign_hop_async(request.headers, *hop)
 
         return {"request": [on_request]}
 
     def _sign(self, request: httpx.Request) -> bool:
         url = request.url
-        signed = self.core.headers_for(url.host, request.method, url.raw_path.decode("ascii"))
-        if signed is None:
-            strip_access_headers(request.headers)  # stale ones copied from another request
-            return False
-        _write(request, signed)
-        return True
+        return _write(request, self.core.headers_for(url.host, request.method, _target(url)))
 
     async def _sign_async(self, request: httpx.Request) -> bool:
         url = request.url
-        if not self.core.allows(url.host):
-            return self._sign(request)
-        # Only the signature leaves the loop: a local RSA key releases the GIL while it
-        # signs, an external signer may wait on the network; the loop serves others.
-        timestamp, message = self.core.to_sign(request.method, url.raw_path.decode("ascii"))
-        signer = self.core.signer
-        signature = await run_off_loop(signer, message, threads=signer.threads)
-        _write(request, self.core.with_signature(timestamp, signature))
-        return True
+        signed = await self.core.headers_for_async(url.host, request.method, _target(url))
+        return _write(request, signed)
 
     def _on_request(self, request: httpx.Request) -> None:
+        hop = self._hop_of(request)
+        if hop is not None:
+            self.core.sign_hop(request.headers, *hop)
+
+    def _hop_of(self, request: httpx.Request) -> tuple[Origin, Origin, str, str] | None:
+        """(first origin, hop origin, method, target) when `request` is a redirect hop of
+        a request this object signed; None for anything else (the first is signed)."""
         chain = request.extensions.get(_CHAIN)
         if not isinstance(chain, _Chain):
-            return  # not a request this object signed
+            return None  # not a request this object signed
         chain.hooked = True
         first_url = chain.first_url
-        if request.url is not first_url:  # a hop; the first request is signed already
-            url = request.url
-            self.core.sign_hop(
-                request.headers,
-                _origin(first_url),
-                _origin(url),
-                request.method,
-                url.raw_path.decode("ascii"),
-            )
+        if request.url is first_url:
+            return None
+        url = request.url
+        return _origin(first_url), _origin(url), request.method, _target(url)
 
-    def _may_resend(self, request: httpx.Request, response: httpx.Response) -> bool:
-        # Only a body held in memory can be sent twice; a streamed upload cannot.
-        return isinstance(request.stream, httpx.ByteStream) and error_body_readable(
-            response.headers.get("Content-Length")
+    def _reads_rejection(self, request: httpx.Request, response: httpx.Response) -> bool:
+        return self.core.reads_rejection(
+            _origin(request.url),
+            _origin(response.request.url),
+            response.status_code,
+            response.headers.get("Content-Length"),
+            # Only a body held in memory can be sent twice; a streamed upload cannot.
+            replayable=isinstance(request.stream, httpx.ByteStream),
+            body_read_anyway=True,  # httpx reads a response's body unless it streams
         )
 
     def _resend_wanted(self, request: httpx.Request, response: httpx.Response) -> bool:
@@ -163,13 +156,22 @@ class HttpxAdapter(httpx.Auth):
             )
 
 
-def _write(request: httpx.Request, signed: dict[str, str]) -> None:
+def _target(url: httpx.URL) -> str:
+    return url.raw_path.decode("ascii")
+
+
+def _write(request: httpx.Request, signed: dict[str, str] | None) -> bool:
+    """Write the signed headers and start a chain; or strip stale ones when unsigned."""
+    if signed is None:
+        strip_access_headers(request.headers)  # stale ones copied from another request
+        return False
     write_headers(request.headers, signed)
     extensions = request.extensions
     chain = extensions.get(_CHAIN)
     if chain is None or chain.first_url is not request.url:
         # This request starts a chain, also a response.next_request that carried an old one.
         extensions[_CHAIN] = _Chain(request.url)
+    return True
 
 
 def request_target(url_or_path: str) -> str:

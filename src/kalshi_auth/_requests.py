@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 import requests
 import requests.auth
 
-from ._clock import declared_small
 from ._core import SigningCore
 from ._scope import Origin, origin_of
 from ._signing import path_and_query
@@ -56,7 +55,7 @@ class _RequestChain:
         if r.is_redirect:
             self._prepare_hop(r)
             return r
-        if r.status_code == 401 and _replayable(r.request) and self._resend_wanted(r, kwargs):
+        if r.status_code == 401 and self._resend_wanted(r, kwargs):
             r.close()
             _sign(self.core, r.request)
             retry: requests.Response = r.connection.send(r.request, **kwargs)
@@ -81,12 +80,18 @@ class _RequestChain:
             )
 
     def _resend_wanted(self, r: requests.Response, kwargs: dict[str, Any]) -> bool:
-        # Without stream=True requests reads the body next anyway; else read only a small one.
-        if kwargs.get("stream") and not declared_small(r.headers.get("Content-Length")):
-            return False
+        first: Origin = origin_of(self.first_url)
         answered_by: Origin = origin_of(r.request.url or "")
-        return self.core.should_resend(
-            origin_of(self.first_url), answered_by, r.status_code, r.headers.get("Date"), r.content
+        core = self.core
+        return core.reads_rejection(
+            first,
+            answered_by,
+            r.status_code,
+            r.headers.get("Content-Length"),
+            replayable=_replayable(r.request),
+            body_read_anyway=not kwargs.get("stream"),  # requests reads it next, unless streaming
+        ) and core.should_resend(
+            first, answered_by, r.status_code, r.headers.get("Date"), r.content
         )
 
 

@@ -25,6 +25,7 @@ from ._errors import ConfigurationError
 from ._keys import PrivateKey
 
 __all__ = [
+    "ACCESS_HEADERS",
     "KEY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
@@ -96,9 +97,11 @@ def timestamp_text(timestamp_ms: int) -> str:
 class KeySigner:
     """Signs messages with a key held here: RSA-PSS/SHA-256 for RSA, Ed25519 for Ed25519."""
 
-    __slots__ = ("_sign",)
-    off_loop = False  # KalshiAuth decides: RSA keys sign off the loop, Ed25519 keys inline
+    __slots__ = ("_sign", "name", "off_loop")
     threads = 1  # CPU-bound: more threads only contend for the GIL
+    timeout: float | None = None  # a local key signs inline in sync code, and always returns
+    name: str
+    off_loop: bool
 
     def __init__(self, key: PrivateKey) -> None:
         sign: Callable[[bytes], bytes]
@@ -108,8 +111,15 @@ class KeySigner:
             def sign(message: bytes) -> bytes:
                 return rsa_sign(message, _PSS, _SHA256)
 
+            # Measured (docs/performance.md): RSA off the event loop gives more requests
+            # a second and a fifth of the longest stall; Ed25519 signs in ~30 us, less
+            # than a hand-off to a thread costs.
+            self.off_loop = True
+            self.name = "RSA key"
         else:
             sign = key.sign
+            self.off_loop = False
+            self.name = "Ed25519 key"
         self._sign = sign
 
     def __call__(self, message: bytes) -> str:
@@ -117,7 +127,12 @@ class KeySigner:
         return b2a_base64(self._sign(message), newline=False).decode("ascii")
 
 
+ACCESS_HEADERS = (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+
+
 def strip_access_headers(headers: MutableMapping[str, str]) -> None:
-    """Remove the three ``KALSHI-ACCESS-*`` headers."""
-    for name in (KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER):
-        headers.pop(name, None)
+    """Remove the three ``KALSHI-ACCESS-*`` headers, every copy of each, from any client's
+    headers mapping (case-insensitive ones match any case)."""
+    for name in ACCESS_HEADERS:
+        if name in headers:
+            del headers[name]  # not pop(): a multi-dict's pop may refuse a repeated name

@@ -23,8 +23,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from ._auth import KalshiAuth
-from ._clock import error_body_readable
-from ._offload import run_off_loop
 from ._scope import Origin
 
 __all__ = ["KalshiAuthMiddleware"]
@@ -62,9 +60,16 @@ class KalshiAuthMiddleware:
             response = await handler(request)
         else:
             response = await handler(request)
-            if response.status == 401 and _replayable(request):
-                length = response.headers.get("Content-Length")
-                body = await response.read() if error_body_readable(length) else b""
+            length = response.headers.get("Content-Length")
+            if core.reads_rejection(
+                first,
+                here,
+                response.status,
+                length,
+                replayable=_replayable(request),
+                body_read_anyway=True,  # the caller reads the body next, and it is small
+            ):
+                body = await response.read()
                 date = response.headers.get("Date")
                 if core.should_resend(first, here, response.status, date, body):
                     response.release()
@@ -78,15 +83,10 @@ class KalshiAuthMiddleware:
         return response
 
     async def _sign(self, request: ClientRequest, first: Origin, here: Origin) -> bool:
-        core = self.auth.core
         target = request.url.raw_path_qs
-        if not (self.auth.sign_off_loop and here == first and core.allows(here.host)):
-            return core.sign_hop(request.headers, first, here, request.method, target)
-        # Only the signature leaves the loop (see the httpx adapter).
-        timestamp, message = core.to_sign(request.method, target)
-        signature = await run_off_loop(core.signer, message, threads=core.signer.threads)
-        request.headers.update(core.with_signature(timestamp, signature))
-        return True
+        return await self.auth.core.sign_hop_async(
+            request.headers, first, here, request.method, target
+        )
 
 
 def _origin(url: URL) -> Origin:

@@ -26,12 +26,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ._auth import KalshiAuth
 from ._httpx import request_target
-from ._offload import run_off_loop
 from ._scope import Origin, origin_of
+from ._signing import strip_access_headers
 
 __all__ = ["connect"]
-
-_ACCESS_PREFIX = "kalshi-access-"
 
 
 class connect(websockets_connect):  # noqa: N801 - named as the websockets function it extends
@@ -73,27 +71,48 @@ class connect(websockets_connect):  # noqa: N801 - named as the websockets funct
     def additional_headers(self) -> Headers:
         """The caller's headers and, when this attempt's origin allows, the signed three.
 
-        websockets reads this at every attempt, redirect hops included.
+        websockets reads this at every attempt, redirect hops included, right after
+        opening the connection, for which `_presign` has signed.
         """
         presigned, self._presigned = self._presigned, None
-        signed = presigned[1] if presigned and presigned[0] == self.uri else self._sign(self.uri)
-        user = Headers(self._user_headers) if self._user_headers is not None else Headers()
-        kept = [(k, v) for k, v in user.raw_items() if not k.lower().startswith(_ACCESS_PREFIX)]
-        return Headers([*kept, *signed.items()])
+        signed = presigned[1] if presigned and presigned[0] == self.uri else None
+        if signed is None:  # a websockets version that opens connections another way
+            signed = {}
+            self.auth.core.sign_hop(signed, *self._hop(self.uri))
+        headers = Headers(self._user_headers) if self._user_headers is not None else Headers()
+        strip_access_headers(headers)  # the user's stale copies never go out
+        headers.update(signed)
+        return headers
 
     @additional_headers.setter
     def additional_headers(self, value: HeadersLike | None) -> None:
         # websockets sets it once, and again to drop credentials on a cross-origin redirect.
         self._user_headers = value
 
+    async def _presign(self) -> None:
+        """Sign this attempt (a first try, reconnect, redirect hop or clock retry) through
+        the core's async call, so an RSA key or a `Signer` never signs on the event loop;
+        inside websockets' ``open_timeout``, which bounds the wait."""
+        uri = self.uri
+        signed: dict[str, str] = {}
+        await self.auth.core.sign_hop_async(signed, *self._hop(uri))
+        self._presigned = (uri, signed)
+
+    async def open_tcp_connection(self) -> ClientConnection:
+        """websockets 17 and newer: called once per attempt; signs it first."""
+        await self._presign()
+        connection: ClientConnection = await super().open_tcp_connection()  # type: ignore[misc,unused-ignore]
+        return connection
+
+    async def create_connection(self) -> ClientConnection:
+        """websockets 15 and 16: called once per attempt; signs it first."""
+        await self._presign()
+        connection: ClientConnection = await super().create_connection()  # type: ignore[misc,unused-ignore]
+        return connection
+
     def __await__(self) -> Generator[Any, None, ClientConnection]:
         """One connection attempt (redirects and one clock retry included)."""
         self._resent = False
-        if self.auth.sign_off_loop:  # an external signer: not on the event loop
-            uri = self.uri
-            threads = self.auth.core.signer.threads
-            signed = yield from run_off_loop(self._sign, uri, threads=threads).__await__()
-            self._presigned = (uri, signed)
         connection: ClientConnection = yield from super().__await__()
         return connection
 
@@ -112,8 +131,5 @@ class connect(websockets_connect):  # noqa: N801 - named as the websockets funct
                 return self.uri
         return super().process_redirect(exc)
 
-    def _sign(self, uri: str) -> dict[str, str]:
-        signed: dict[str, str] = {}
-        target = request_target(uri)
-        self.auth.core.sign_hop(signed, self.first_origin, origin_of(uri), "GET", target)
-        return signed
+    def _hop(self, uri: str) -> tuple[Origin, Origin, str, str]:
+        return self.first_origin, origin_of(uri), "GET", request_target(uri)
