@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from multidict import CIMultiDict
+from requests.structures import CaseInsensitiveDict
+from websockets.datastructures import Headers as WsHeaders
 
 from kalshi_auth import ConfigurationError, InvalidKeyIdError, KalshiAuth
 from kalshi_auth._clock import (
@@ -20,7 +25,7 @@ from kalshi_auth._clock import (
 from kalshi_auth._core import SigningCore, checked_key_id
 from kalshi_auth._credentials import Credentials
 from kalshi_auth._scope import DEFAULT_HOSTS, HostScope, Origin, origin_of
-from kalshi_auth._signing import KeySigner
+from kalshi_auth._signing import KeySigner, strip_access_headers
 from kalshi_auth.testing import KalshiVerifier, generate_ed25519_key
 
 KEY_ID = "6e5d4c3b-2a19-4807-b6f5-e4d3c2b1a098"
@@ -263,3 +268,67 @@ def test_core_is_what_the_auth_object_uses() -> None:
     auth = KalshiAuth(KEY_ID, KEY, clock=lambda: NOW)
     assert auth.core.credentials.key_id == auth.key_id
     assert auth.headers("GET", "/x") == auth.core.signed_headers("GET", "/x")
+
+
+# --- one rule for reading a 401 and re-sending ---------------------------------------------
+
+B = Origin("https", "evil.example", 443)
+
+
+@pytest.mark.parametrize(
+    ("status", "answered_by", "length", "replayable", "read_anyway", "reads"),
+    [
+        (401, A, "120", True, False, True),  # small, declared: always worth reading
+        (401, A, None, True, True, True),  # undeclared, but the client reads it anyway
+        (401, A, None, True, False, False),  # undeclared and streaming: never
+        (401, A, "16385", True, True, False),  # declared large: not Kalshi's clock error
+        (401, A, "abc", True, True, False),
+        (401, A, "120", False, True, False),  # a body that cannot be sent twice
+        (403, A, "120", True, True, False),
+        (200, A, "120", True, True, False),
+        (401, B, "120", True, True, False),  # another origin answered
+    ],
+)
+def test_reads_rejection_is_one_rule(
+    status: int,
+    answered_by: Origin,
+    length: str | None,
+    replayable: bool,
+    read_anyway: bool,
+    reads: bool,
+) -> None:
+    got = core().reads_rejection(
+        A, answered_by, status, length, replayable=replayable, body_read_anyway=read_anyway
+    )
+    assert got is reads
+
+
+def test_reads_rejection_only_in_scope() -> None:
+    c = core(hosts=("kalshi.co",))
+    assert not c.reads_rejection(A, A, 401, "10", replayable=True, body_read_anyway=True)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"kalshi-access-key": "old", "kalshi-access-signature": "s", "X-Other": "1"},
+        CaseInsensitiveDict({"KALSHI-ACCESS-KEY": "old", "X-Other": "1"}),
+        httpx.Headers([("Kalshi-Access-Timestamp", "1"), ("kalshi-access-timestamp", "2"),
+                       ("X-Other", "1")]),
+        WsHeaders([("KALSHI-ACCESS-SIGNATURE", "a"), ("kalshi-access-signature", "b"),
+                   ("X-Other", "1")]),
+        CIMultiDict([("KALSHI-ACCESS-KEY", "a"), ("kalshi-access-key", "b"), ("X-Other", "1")]),
+    ],
+    ids=["dict", "requests", "httpx", "websockets", "aiohttp"],
+)  # fmt: skip
+def test_one_function_strips_every_copy_in_every_clients_headers(
+    headers: MutableMapping[str, str],
+) -> None:
+    strip_access_headers(headers)
+    left = [name.lower() for name in headers]
+    if isinstance(headers, dict):  # case-sensitive: the exact names the core writes
+        assert left == ["kalshi-access-key", "kalshi-access-signature", "x-other"]
+        headers = {k.upper(): v for k, v in headers.items()}
+        strip_access_headers(headers)
+        left = [name.lower() for name in headers]
+    assert left == ["x-other"]

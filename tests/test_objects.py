@@ -7,11 +7,14 @@ import json
 import os
 import pickle
 import warnings
+from collections.abc import Callable
+from typing import Any
 
+import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kalshi_auth import KalshiAuth
+from kalshi_auth import InvalidPrivateKeyError, KalshiAuth, KalshiAuthError
 from kalshi_auth.testing import KalshiTestServer, KalshiVerifier
 
 from .conftest import Credential, assert_no_key_material, signs_verifiably
@@ -88,3 +91,57 @@ def test_child_process_signs_after_fork(credential: Credential) -> None:
     verifier = KalshiVerifier()
     verifier.register(auth.key_id, credential.private_key)
     assert verifier.verify("GET", "/trade-api/v2/portfolio/balance", headers).accepted
+
+
+# --- a pickle is input: every field is checked again ----------------------------------------
+
+
+def _state(auth: KalshiAuth) -> dict[str, Any]:
+    return auth.__getstate__()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda s: s.update(offset_ms=10 * 86_400_000), id="offset-10-days"),
+        pytest.param(lambda s: s.update(offset_ms=1e300), id="offset-float"),
+        pytest.param(lambda s: s.update(offset_ms=True), id="offset-bool"),
+        pytest.param(lambda s: s.update(offset_ms="5"), id="offset-str"),
+        pytest.param(lambda s: s["options"].update(evil=1), id="unknown-option"),
+        pytest.param(lambda s: s.update(key=("k",)), id="short-key-pair"),
+        pytest.param(lambda s: s.pop("options"), id="missing-options"),
+        pytest.param(lambda s: s["options"].update(hosts=["bad host!"]), id="bad-hosts"),
+        pytest.param(lambda s: s["options"].update(signer_timeout=-1), id="bad-timeout"),
+        pytest.param(lambda s: s.update(key=("bad id\n", s["key"][1])), id="bad-key-id"),
+    ],
+)
+def test_a_damaged_pickle_is_a_typed_error(
+    rsa_key: rsa.RSAPrivateKey, damage: Callable[[dict[str, Any]], object]
+) -> None:
+    state = _state(KalshiAuth(KEY_ID, rsa_key))
+    damage(state)
+    blank = KalshiAuth.__new__(KalshiAuth)
+    with pytest.raises(KalshiAuthError):
+        blank.__setstate__(state)
+
+
+def test_garbage_key_bytes_in_a_pickle_are_a_key_error(rsa_key: rsa.RSAPrivateKey) -> None:
+    state = _state(KalshiAuth(KEY_ID, rsa_key))
+    der = state["key"][1]
+    state["key"] = (KEY_ID, der[:100] + b"\xff" * 50)
+    blank = KalshiAuth.__new__(KalshiAuth)
+    with pytest.raises(InvalidPrivateKeyError) as caught:
+        blank.__setstate__(state)
+    assert caught.value.__context__ is None
+    assert caught.value.__cause__ is None
+
+
+def test_a_pickled_offset_within_a_day_is_kept(rsa_key: rsa.RSAPrivateKey) -> None:
+    auth = KalshiAuth(KEY_ID, rsa_key)
+    state = _state(auth)
+    state["offset_ms"] = -86_400_000
+    restored = KalshiAuth.__new__(KalshiAuth)
+    restored.__setstate__(state)
+    assert restored.clock_offset_ms == -86_400_000
+    stamp = int(restored.headers("GET", "/x")["KALSHI-ACCESS-TIMESTAMP"])
+    assert stamp < int(auth.headers("GET", "/x")["KALSHI-ACCESS-TIMESTAMP"]) - 86_000_000
