@@ -104,6 +104,20 @@ def test_serve_with_a_throwaway_key(serving: Serving) -> None:
     assert not key_path.exists()  # the throwaway key is gone with the server
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to a child")
+def test_sigterm_stops_serve_and_deletes_its_throwaway_key(serving: Serving) -> None:
+    key_path = Path(serving.env()["KALSHI_PRIVATE_KEY_PATH"])
+    assert key_path.exists()
+    serving.process.send_signal(signal.SIGTERM)
+    out, err = serving.process.communicate(timeout=30)
+    assert serving.process.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert out.splitlines()[-1] == "stopped"
+    assert not key_path.exists()
+    assert not key_path.parent.exists()  # its scratch directory too
+
+
 def doc_block(marker: str) -> str:
     text = (DOCS / "testing.md").read_text()
     after = text.split(f"<!-- {marker} -->", 1)[1]

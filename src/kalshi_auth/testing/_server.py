@@ -9,20 +9,95 @@ expire; an event loop answers in arrival order.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from types import TracebackType
 
-from ._endpoint import API_PREFIX, KalshiEndpoint
+from ._endpoint import API_PREFIX, KalshiEndpoint, RecordedRequest
 from ._verifier import KalshiVerifier
 
-__all__ = ["KalshiTestServer"]
+__all__ = ["KalshiTestServer", "RequestLog"]
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _MAX_BODY_BYTES = 1 << 20
+# What a record keeps: the rest is counted in RequestLog.trimmed_bytes, not kept.
+KEEP_BODY_BYTES = 8 << 10
+KEEP_HEADER_BYTES = 8 << 10
+# All records together, counting each at its kept bytes plus a rough size of its objects.
+_KEEP_TOTAL_BYTES = 16 << 20
+_RECORD_OVERHEAD = 512
+
+
+class RequestLog(list[RecordedRequest]):
+    """The requests a `KalshiTestServer` keeps, oldest first: the most recent, each cut to size.
+
+    It holds at most `capacity` records and about 16 MiB in all, letting the oldest
+    go. A record keeps the first 8 KiB of its body and at most 8 KiB of headers
+    (names and values; a header that would pass that is left out). `total` counts
+    every request received, `dropped` the records let go, and `trimmed_bytes` the
+    body and header bytes not kept. The server appends; read it like a list.
+    """
+
+    def __init__(
+        self, capacity: int, on_record: Callable[[RecordedRequest], None] | None = None
+    ) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.total = 0
+        self.dropped = 0
+        self.trimmed_bytes = 0
+        self._on_record = on_record
+        self._kept_bytes = 0
+
+    def append(self, record: RecordedRequest, /) -> None:
+        """Keep `record`, cut to size, and let the oldest go past the limits."""
+        record = self._cut(record)
+        self.total += 1
+        if self._on_record is not None:
+            self._on_record(record)
+        if self.capacity <= 0:
+            self.dropped += 1
+            return
+        super().append(record)
+        self._kept_bytes += _weight(record)
+        gone = 0
+        while len(self) - gone > self.capacity or (
+            self._kept_bytes > _KEEP_TOTAL_BYTES and len(self) - gone > 1
+        ):
+            self._kept_bytes -= _weight(self[gone])
+            gone += 1
+        if gone:
+            del self[:gone]
+            self.dropped += gone
+
+    def clear(self) -> None:
+        """Forget the records kept (the counts stay)."""
+        super().clear()
+        self._kept_bytes = 0
+
+    def _cut(self, record: RecordedRequest) -> RecordedRequest:
+        body, headers = record.body, record.headers
+        size = sum(len(name) + len(value) for name, value in headers.items())
+        if len(body) <= KEEP_BODY_BYTES and size <= KEEP_HEADER_BYTES:
+            return record
+        kept: dict[str, str] = {}
+        room = KEEP_HEADER_BYTES
+        for name, value in headers.items():
+            if len(name) + len(value) <= room:
+                kept[name] = value
+                room -= len(name) + len(value)
+        cut_body = body[:KEEP_BODY_BYTES]
+        self.trimmed_bytes += len(body) - len(cut_body) + size - (KEEP_HEADER_BYTES - room)
+        return dataclasses.replace(record, headers=kept, body=cut_body)
+
+
+def _weight(record: RecordedRequest) -> int:
+    headers = sum(len(name) + len(value) for name, value in record.headers.items())
+    return _RECORD_OVERHEAD + len(record.target) + headers + len(record.body)
 
 
 class _BadRequestError(Exception):
@@ -40,7 +115,16 @@ class KalshiTestServer(KalshiEndpoint):
     the exchange status at ``/trade-api/v2/exchange/status``, and an echo of the
     request anywhere else. Set `clock_offset_ms` to shift its clock; its
     ``Date`` header follows the shifted clock.
+
+    What it keeps is bounded: `requests` is a `RequestLog` of the last
+    `max_recorded` requests (0: none), each cut to size; `on_request`, if given,
+    is called on the server's thread with each record as it arrives. A
+    connection that has not sent a whole request `idle_timeout_s` seconds after
+    the server began waiting for it (idle, or a request half sent), or does not
+    read its answer in that time, is closed.
     """
+
+    requests: RequestLog
 
     def __init__(
         self,
@@ -49,8 +133,13 @@ class KalshiTestServer(KalshiEndpoint):
         host: str = "127.0.0.1",
         port: int = 0,
         verifier: KalshiVerifier | None = None,
+        max_recorded: int = 10_000,
+        on_request: Callable[[RecordedRequest], None] | None = None,
+        idle_timeout_s: float = 60.0,
     ) -> None:
         super().__init__(keys, verifier=verifier)
+        self.requests = RequestLog(max_recorded, on_request)
+        self._idle_timeout_s = idle_timeout_s
         self._host = host
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,9 +215,16 @@ class KalshiTestServer(KalshiEndpoint):
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        loop = asyncio.get_running_loop()
         try:
-            while await self._serve_request(reader, writer):
-                pass
+            while True:
+                # Each request, from waiting for it to its answer's delivery, has a deadline.
+                deadline = loop.call_later(self._idle_timeout_s, _cut_off, writer.transport)
+                try:
+                    if not await _serve_request(self, reader, writer):
+                        break
+                finally:
+                    deadline.cancel()
         except (_BadRequestError, ValueError, asyncio.IncompleteReadError):
             writer.write(_response(400, b"{}", keep_alive=False, date=self.date_header()))
         except (ConnectionError, asyncio.CancelledError):
@@ -137,31 +233,40 @@ class KalshiTestServer(KalshiEndpoint):
             self._connections.discard(task)
             writer.close()
 
-    async def _serve_request(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        """Answer one request; return whether the connection stays open."""
-        request_line = await reader.readline()
-        if not request_line:
-            return False
-        parts = request_line.decode("latin-1").rstrip("\r\n").split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            raise _BadRequestError
-        method, target, version = parts
-        headers = await _read_headers(reader)
-        lower = {name.lower(): value for name, value in headers.items()}
-        body = await _read_body(reader, lower)
-        status, payload = self.handle(method, target, headers, body)
-        connection = lower.get("connection", "").lower()
-        keep_alive = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
-        data = json.dumps(payload).encode()
-        writer.write(
-            _response(
-                status, b"" if method == "HEAD" else data, keep_alive, self.date_header(), len(data)
-            )
+
+async def _serve_request(
+    server: KalshiEndpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> bool:
+    """Answer one request; return whether the connection stays open."""
+    request_line = await reader.readline()
+    if not request_line:
+        return False
+    parts = request_line.decode("latin-1").rstrip("\r\n").split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise _BadRequestError
+    method, target, version = parts
+    headers = await _read_headers(reader)
+    lower = {name.lower(): value for name, value in headers.items()}
+    body = await _read_body(reader, lower)
+    status, payload = server.handle(method, target, headers, body)
+    connection = lower.get("connection", "").lower()
+    keep_alive = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
+    data = json.dumps(payload).encode()
+    writer.write(
+        _response(
+            status, b"" if method == "HEAD" else data, keep_alive, server.date_header(), len(data)
         )
-        await writer.drain()
-        return keep_alive
+    )
+    await writer.drain()
+    return keep_alive
+
+
+def _cut_off(transport: asyncio.BaseTransport) -> None:
+    """Close a connection past its deadline; drop what it has not read of its answer."""
+    if isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size():
+        transport.abort()
+    else:
+        transport.close()
 
 
 async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:

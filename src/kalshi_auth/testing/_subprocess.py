@@ -26,12 +26,16 @@ _SERVE = """
 import json, sys
 from kalshi_auth.testing import KalshiTestServer, KalshiVerifier
 verifier = KalshiVerifier(max_past_ms=int(sys.argv[1]), max_future_ms=int(sys.argv[2]))
-with KalshiTestServer(json.loads(sys.stdin.readline()), verifier=verifier) as server:
+rejected = []
+def note(record):
+    if not record.verdict.accepted and len(rejected) < 20:
+        rejected.append(record.verdict.reason)
+keys = json.loads(sys.stdin.readline())
+with KalshiTestServer(keys, verifier=verifier, max_recorded=0, on_request=note) as server:
     print(server.url, flush=True)
     sys.stdin.readline()
-    verdicts = [r.verdict for r in server.requests]
-    rejected = [v.reason for v in verdicts if not v.accepted]
-    print(json.dumps({"total": len(verdicts), "rejected": rejected[:20]}), flush=True)
+    total = server.requests.total
+print(json.dumps({"total": total, "rejected": rejected}), flush=True)
 """
 
 
