@@ -1,7 +1,8 @@
 """One helper that sends the same request through every client kalshi-auth adapts.
 
 Each client is set up as the docs tell users to: requests with ``auth=``, httpx
-with ``auth=`` and the redirect event hooks, aiohttp with the middleware.
+with ``auth=`` and the redirect event hooks, aiohttp with ``session_options(auth)``
+(the middleware and the trace config that tells it which requests are redirect hops).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 import requests
 
 from kalshi_auth import KalshiAuth
-from kalshi_auth.aiohttp import KalshiAuthMiddleware
+from kalshi_auth.aiohttp import session_options
 
 CLIENTS = ["requests", "httpx", "httpx-async", "aiohttp"]
 
@@ -80,7 +81,7 @@ async def _send_async(
             return answer.status_code
     assert client == "aiohttp", client
     async with (
-        aiohttp.ClientSession(middlewares=(KalshiAuthMiddleware(auth),)) as session,
+        aiohttp.ClientSession(**session_options(auth)) as session,
         session.request(
             call.method,
             call.base_url + call.url,

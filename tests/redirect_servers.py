@@ -4,10 +4,14 @@ Origin A is addressed as http://127.0.0.1:PORT_A, origin B as
 http://localhost:PORT_B: they differ in host and port. Origin S is
 https://127.0.0.1:PORT_S, with a certificate made at run time (`Origins.ca`).
 ``/trade-api/v2/redirect/<status>?to=<url>`` answers <status> with
-``Location: <url>``; ``/trade-api/v2/expired?date=<value>`` answers Kalshi's
-``401 header_timestamp_expired`` with that ``Date`` header (``none``: no Date);
-anything else answers 200. Every hop that carries ``KALSHI-ACCESS-*`` headers
-is verified by Kalshi's rules.
+``Location: <url>``; on any path ``?redirect=<status>&to=<url>`` does the same,
+and ``&uri=<url>`` adds a ``URI: <url>`` header (aiohttp follows a ``URI``
+when there is no ``Location``); ``/trade-api/v2/expired?date=<value>`` answers
+Kalshi's ``401 header_timestamp_expired`` with that ``Date`` header (``none``:
+no Date); a request with ``must_sign=1`` in its query answers 401 unless its
+signature verifies; anything else answers 200. Every hop that carries
+``KALSHI-ACCESS-*`` headers is verified by Kalshi's rules. A target put in
+`Origins.drop` is recorded, then its connection is closed without an answer, once.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class Origins:
     ca: str = ""  # the PEM file of origin S's certificate
     # (origin, target) -> (status, Location): answered once, then that target serves 200.
     once: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    # (origin, target): the connection is closed without an answer, once.
+    drop: set[tuple[str, str]] = field(default_factory=set)
 
     def redirect(self, origin: str, status: int, to: str) -> str:
         return f"{origin}/trade-api/v2/redirect/{status}?to={quote(to, safe='')}"
@@ -75,6 +81,7 @@ def _handler(
     verifier: KalshiVerifier,
     hops: list[Hop],
     once: dict[tuple[str, str], tuple[int, str]],
+    drop: set[tuple[str, str]],
 ) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -95,13 +102,20 @@ def _handler(
             parts = urlsplit(target)
             query = parse_qs(parts.query)
             armed = once.pop((origin[0], target), None)
+            if (origin[0], target) in drop:
+                drop.discard((origin[0], target))
+                self.close_connection = True
+                return
             if armed is not None:
                 self._send(armed[0], {}, location=armed[1])
             elif parts.path.startswith("/trade-api/v2/redirect/"):
                 status = int(parts.path.rsplit("/", 1)[1])
                 self._send(status, {}, location=query["to"][0])
-            elif "redirect" in query:  # any path: ?redirect=<status>&to=<url>
-                self._send(int(query["redirect"][0]), {}, location=query["to"][0])
+            elif "redirect" in query:  # any path: ?redirect=<status>&to=<url>&uri=<url>
+                location, uri = query.get("to", [""])[0], query.get("uri", [""])[0]
+                self._send(int(query["redirect"][0]), {}, location=location, uri=uri)
+            elif "must_sign" in query and not (verdict is not None and verdict.accepted):
+                self._send(401, {"error": "not signed, or the signature does not verify"})
             elif parts.path == "/trade-api/v2/expired":
                 date = query.get("date", ["none"])[0]
                 self._send(401, TIMESTAMP_EXPIRED, date=date)
@@ -115,6 +129,7 @@ def _handler(
             payload: dict[str, Any],
             location: str | None = None,
             date: str | None = None,
+            uri: str | None = None,
         ) -> None:
             data = json.dumps(payload).encode()
             self.send_response_only(status)
@@ -125,6 +140,8 @@ def _handler(
                 self.send_header("Date", date)
             if location:
                 self.send_header("Location", location)
+            if uri:
+                self.send_header("URI", uri)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -173,6 +190,7 @@ def two_origins(verifier: KalshiVerifier, tls_dir: Path | None = None) -> Iterat
     """Origins A and B; with `tls_dir` (where its certificate is written), also origin S."""
     hops: list[Hop] = []
     once: dict[tuple[str, str], tuple[int, str]] = {}
+    drop: set[tuple[str, str]] = set()
     servers, threads, names = [], [], []
     schemes = [("http", "127.0.0.1"), ("http", "localhost")]
     if tls_dir is not None:
@@ -180,7 +198,7 @@ def two_origins(verifier: KalshiVerifier, tls_dir: Path | None = None) -> Iterat
         cert_file, key_file = _certificate(tls_dir)
     for scheme, host_name in schemes:
         origin: list[str] = [""]
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(origin, verifier, hops, once))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(origin, verifier, hops, once, drop))
         server.request_queue_size = 128
         server.daemon_threads = True
         if scheme == "https":
@@ -201,6 +219,7 @@ def two_origins(verifier: KalshiVerifier, tls_dir: Path | None = None) -> Iterat
             names[2] if tls_dir else "",
             cert_file if tls_dir else "",
             once,
+            drop,
         )
     finally:
         for server, thread in zip(servers, threads, strict=True):

@@ -25,8 +25,16 @@ class RequestsAdapter(requests.auth.AuthBase):
 
     core: SigningCore
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+    def __call__(self, r: requests.PreparedRequest, *misused: object) -> requests.PreparedRequest:
         """requests hook: sign the prepared request."""
+        if misused:  # aiohttp calls a middleware as (request, handler)
+            from ._errors import ConfigurationError  # noqa: PLC0415 (only when misused)
+
+            raise ConfigurationError(
+                "KalshiAuth is requests' and httpx's auth, not an aiohttp middleware: pass "
+                "KalshiAuthMiddleware(auth), or use aiohttp.ClientSession(**session_options(auth)) "
+                "with from kalshi_auth.aiohttp import KalshiAuthMiddleware, session_options"
+            )
         url = r.url or ""
         if _sign(self.core, r):
             hooks = r.hooks["response"]
