@@ -27,9 +27,10 @@ def test_bench_quick_run_prints_every_table() -> None:
         "httpx Client: whole auth flow",
         "httpx AsyncClient: whole auth flow",
         "aiohttp: middleware",
-        "external Signer, httpx Client flow",
+        "external Signer, httpx Client flow (process CPU)",
         "official SDK: create_auth_headers",
-        "RSA-2048, kalshi-auth's signing thread (default)",
+        "RSA-2048, on the key's own signing thread (default)",
+        "off-loop signing's extra CPU per request",
         "/dev/zero as the path",
     ):
         assert row in done.stdout

@@ -121,7 +121,7 @@ def test_headers_errors(rsa_key: rsa.RSAPrivateKey) -> None:
     env = creds(rsa_key)
     assert_one_line_error(run("headers", "G T", "/x", env=env), 2, "METHOD")
     assert_one_line_error(run("headers", "GET", "/x", "--curl", env=env), 2, "absolute URL")
-    assert_one_line_error(run("headers", "GET", "x", env=env), 2, "neither an absolute URL")
+    assert_one_line_error(run("headers", "GET", "x", env=env), 2, "must be a path starting with /")
     bad_key = {**env, "KALSHI_PRIVATE_KEY": env["KALSHI_PRIVATE_KEY"][:60]}
     done = run("headers", "GET", "/x", env=bad_key)
     assert_one_line_error(done, 2, "truncated")

@@ -75,7 +75,7 @@ def test_reads_os_environ(
             {"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY_PATH": "/nope/k.pem"},
             InvalidPrivateKeyError,
             # The path is not quoted: it names nothing, and may be a pasted key.
-            "KALSHI_PRIVATE_KEY_PATH: private key file does not exist: no file at the path",
+            "KALSHI_PRIVATE_KEY_PATH: no file at '/nope/k.pem'",
         ),
     ],
 )
@@ -92,7 +92,7 @@ def test_key_errors_name_the_variable(credentials: dict[str, Credential]) -> Non
     with pytest.raises(PrivateKeyPasswordError) as caught:
         KalshiAuth.from_env(env)
     assert str(caught.value).startswith("KALSHI_PRIVATE_KEY: ")
-    assert "password is wrong" in str(caught.value)
+    assert "KALSHI_PRIVATE_KEY_PASSWORD is wrong" in str(caught.value)
     assert_no_key_material(str(caught.value), credential.pem)
     truncated = {"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY": credential.pem.decode()[:40]}
     with pytest.raises(InvalidPrivateKeyError, match=r"^KALSHI_PRIVATE_KEY: .*truncated"):

@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from ._auth import KalshiAuth
 from ._check import DEMO_BASE_URL, PROD_BASE_URL, run_check
+from ._core import checked_method
 from ._demo import run_demo
 from ._env import ENV_PASSWORD
 from ._errors import KalshiAuthError
@@ -213,9 +214,13 @@ def _is_http_url(url: str) -> bool:
 
 
 def _headers(args: argparse.Namespace) -> int:
-    method = args.method.upper()
-    if not (method.isascii() and method.isalpha()):
-        raise _UsageError("METHOD must be a word such as GET or POST")
+    try:
+        method = checked_method(args.method).upper()
+    except KalshiAuthError:
+        method = ""
+    if not method:  # outside the handler: nothing chained
+        raise _UsageError("METHOD must be an HTTP method such as GET, POST or M-SEARCH")
+    _check_target(args.url)
     if args.curl and not _is_http_url(args.url):
         raise _UsageError(
             "--curl needs an absolute URL such as https://external-api.kalshi.com/..."
@@ -240,6 +245,28 @@ def _headers(args: argparse.Namespace) -> int:
         for name, value in headers.items():
             print(f"{name}: {value}")
     return EXIT_OK
+
+
+_SCHEMES = ("https://", "http://", "wss://", "ws://")
+
+
+def _check_target(url: str) -> None:
+    """Refuse what is neither a path nor a URL Kalshi serves, saying what was meant."""
+    if url.startswith("/") or url.lower().startswith(_SCHEMES):
+        return
+    scheme, sep, _ = url.partition("://")
+    if sep:
+        raise _UsageError(
+            f"URL: the scheme {printable(scheme, 20)!r} is not one Kalshi serves; "
+            "use https:// (wss:// for WebSockets)"
+        )
+    host = url.partition("/")[0]
+    if "." in host or host.lower().startswith("localhost"):
+        raise _UsageError(f"URL has no scheme; did you mean {printable('https://' + url, 200)} ?")
+    raise _UsageError(
+        "URL must be a path starting with / or an absolute https:// URL, such as "
+        f"{PROD_BASE_URL}/portfolio/balance"
+    )
 
 
 def _inspect(path: str) -> int:

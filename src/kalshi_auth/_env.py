@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._errors import ConfigurationError, InvalidKeyIdError, KalshiAuthError
+from ._errors import (
+    ConfigurationError,
+    InvalidKeyIdError,
+    KalshiAuthError,
+    PrivateKeyPasswordError,
+)
+from ._text import printable
 
 __all__ = [
     "ENV_KEY_ID",
@@ -77,7 +83,32 @@ def blame_variable(error: KalshiAuthError, credentials: EnvCredentials) -> Kalsh
         return error  # an option passed to from_env(), not a variable
     else:
         variable = credentials.key_variable
+    if isinstance(error, PrivateKeyPasswordError):
+        return PrivateKeyPasswordError(f"{variable}: {_password_advice(str(error), credentials)}")
+    path = credentials.private_key
+    if isinstance(path, Path) and not _exists(path):
+        # The variable holds a path, never key text: naming it gives nothing away.
+        return type(error)(
+            f"{variable}: no file at {printable(str(path), 300)!r} (a relative path is read "
+            f"from the current directory, {printable(os.getcwd(), 300)!r}); check the path"
+        )
     return type(error)(f"{variable}: {error}")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # too long, or a NUL: names nothing
+        return False
+
+
+def _password_advice(message: str, credentials: EnvCredentials) -> str:
+    """The password error in the environment's words: which variable to set or unset."""
+    if credentials.password is None:
+        return f"the key is encrypted; set {ENV_PASSWORD} to its password"
+    if "not encrypted" in message:
+        return f"the key is not encrypted, but {ENV_PASSWORD} is set; unset it"
+    return f"the key could not be decrypted: {ENV_PASSWORD} is wrong, or the key is damaged"
 
 
 def build_from_env(

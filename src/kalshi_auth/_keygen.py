@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from ._errors import ConfigurationError
 from ._keys import PrivateKey
+from ._text import printable
 
 __all__ = ["DEFAULT_KEY_FILE", "create_key_file", "run_keygen"]
 
@@ -33,14 +34,44 @@ def create_key_file(path: Path, key: PrivateKey) -> None:
     try:
         fd = os.open(path, flags, 0o600)
     except FileExistsError:
-        problem = f"{str(path)!r} already exists; kalshi-auth never overwrites a key file"
+        problem = _exists_problem(path)
     except OSError as exc:
-        problem = f"cannot create the key file: {exc.strerror}"
+        problem = _create_problem(path, exc)
     else:
         with os.fdopen(fd, "wb") as file:
             file.write(pem)
         return
-    raise ConfigurationError(f"{problem}; pass --out with a new file name")
+    raise ConfigurationError(problem)
+
+
+def _exists_problem(path: Path) -> str:
+    shown = printable(str(path), 200)
+    if path.is_dir():
+        return (
+            f"{shown!r} is a directory; pass --out with the path of a new file, such as "
+            f"{printable(str(path / DEFAULT_KEY_FILE), 200)!r}"
+        )
+    return (
+        f"{shown!r} already exists; kalshi-auth never overwrites a key file; pass --out with "
+        "a new file name"
+    )
+
+
+def _create_problem(path: Path, exc: OSError) -> str:
+    folder = path.parent
+    if not folder.is_dir():
+        missing = folder
+        while not missing.parent.is_dir() and missing.parent != missing:
+            missing = missing.parent
+        return (
+            f"cannot create {printable(str(path), 200)!r}: the folder "
+            f"{printable(str(missing), 200)!r} does not exist; create it first "
+            f"(mkdir -p {shlex.quote(str(folder))}) or pass --out with another path"
+        )
+    return (
+        f"cannot create {printable(str(path), 200)!r}: {exc.strerror}; pass --out with a "
+        "path you can write"
+    )
 
 
 def run_keygen(key_type: str, out: str | None, stdout: TextIO) -> int:
