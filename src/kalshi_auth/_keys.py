@@ -6,33 +6,46 @@ PEM. Between that download and this library the text often passes through a
 with spaces, quotes kept). We re-armor the PEM before parsing, and every
 failure becomes an `InvalidPrivateKeyError` that says what is wrong and how to
 fix it, without echoing any of the key.
+
+Loading is bounded like reading: `_keycost` reads what decrypting and checking a key will
+cost (KDF parameters, modulus size) before cryptography does either, and every error the
+crypto backend raises, a Rust panic included, becomes one of ours.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TypeAlias
+from typing import Literal, TypeAlias, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ._errors import InvalidPrivateKeyError, PrivateKeyPasswordError
+from ._keycost import MAX_MODULUS_BITS, check_der, check_openssh, modulus_refusal
 from ._pem import Armor, begin_lines, end_line, is_base64, split_legacy_headers, unmangle
 
 __all__ = [
     "MAX_KEY_BYTES",
     "OPENSSH_TO_PKCS8",
     "PrivateKey",
+    "is_backend_panic",
     "key_kind",
     "load_private_key",
+    "open_private_key",
     "read_key_file",
 ]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+# Why one of cryptography's loaders failed; see `_attempt`.
+_Failure: TypeAlias = Literal["no password", "needless password", "unsupported", "invalid"]
+_T = TypeVar("_T")
 
 MIN_RSA_BITS = 2048
 # A key file is a few kilobytes; nothing larger is read or parsed, whatever its source.
@@ -41,7 +54,10 @@ _MAX_PATH_CHARS = 4096
 _BASE64_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\n")
 
 _OPENSSH = "OPENSSH PRIVATE KEY"
-_PRIVATE_LABELS = ("RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", _OPENSSH)
+_ENCRYPTED = "ENCRYPTED PRIVATE KEY"
+_PRIVATE_LABELS = ("RSA PRIVATE KEY", "PRIVATE KEY", _ENCRYPTED, _OPENSSH)
+# What `open_private_key` reads for inspect-key: also the key types Kalshi refuses.
+_OPENED_LABELS = (*_PRIVATE_LABELS, "EC PRIVATE KEY", "DSA PRIVATE KEY")
 # For tools that need PEM (kalshi-auth loads OpenSSH keys itself): ssh-keygen -m PKCS8
 # silently keeps Ed25519 keys in OpenSSH format; cryptography converts both RSA and Ed25519.
 OPENSSH_TO_PKCS8 = (
@@ -87,9 +103,10 @@ def load_private_key(source: object, *, password: str | bytes | None = None) -> 
         return _check_key(source)
     if isinstance(source, os.PathLike):
         path = _path_of(source)
-        return _load_bytes(read_key_file(path), pw, where=f"private key file {str(path)!r}")
+        where = f"private key file {str(path)!r}"
+        return _check_key(_load_bytes(read_key_file(path), pw, where=where), where=where)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _load_bytes(bytes(source), pw, where="private key")
+        return _check_key(_load_bytes(bytes(source), pw, where="private key"))
     if not isinstance(source, str):
         raise InvalidPrivateKeyError(_wrong_object_message(source))
     if not source.strip():
@@ -99,8 +116,26 @@ def load_private_key(source: object, *, password: str | bytes | None = None) -> 
     if _looks_like_path(source):
         path = Path(os.path.expanduser(source))
         if _exists(path):
-            return _load_bytes(read_key_file(path), pw, where=f"private key file {source!r}")
-    return _load_text(source, pw, where="private key")
+            where = f"private key file {source!r}"
+            return _check_key(_load_bytes(read_key_file(path), pw, where=where), where=where)
+    return _check_key(_load_text(source, pw, where="private key"))
+
+
+def open_private_key(data: bytes, *, password: str | bytes | None) -> PrivateKeyTypes:
+    """Any private key `data` holds, EC and DSA keys too, read under the same bounds as
+    `load_private_key`: for inspect-key to name the type of a key that signing refuses.
+
+    Raises `InvalidPrivateKeyError` if it does not load.
+    """
+    pw = _password_bytes(password)
+    return _load_bytes(data, pw, where="private key", labels=_OPENED_LABELS)
+
+
+def is_backend_panic(exc: BaseException) -> bool:
+    """Whether `exc` is a Rust panic that pyo3 turned into an exception (cryptography and
+    bcrypt are pyo3 extensions): a ``PanicException``, which derives from BaseException
+    alone, so ``except Exception`` lets it through."""
+    return type(exc).__name__ == "PanicException"
 
 
 def key_kind(key: object) -> str:
@@ -208,7 +243,13 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _load_bytes(data: bytes, password: bytes | None, *, where: str) -> PrivateKey:
+def _load_bytes(
+    data: bytes,
+    password: bytes | None,
+    *,
+    where: str,
+    labels: tuple[str, ...] = _PRIVATE_LABELS,
+) -> PrivateKeyTypes:
     if len(data) > MAX_KEY_BYTES:
         raise InvalidPrivateKeyError(_too_long(where, len(data), "bytes"))
     if b"-----" not in data and data.startswith(b"\x30"):
@@ -220,7 +261,7 @@ def _load_bytes(data: bytes, password: bytes | None, *, where: str) -> PrivateKe
             "UTF-16 text; expected a text file that starts with "
             "-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----"
         )
-    return _load_text(text, password, where=where)
+    return _load_text(text, password, where=where, labels=labels)
 
 
 def _decode_text(data: bytes) -> str | None:
@@ -232,51 +273,69 @@ def _decode_text(data: bytes) -> str | None:
         return None
 
 
-def _load_der(data: bytes, password: bytes | None, where: str) -> PrivateKey:
-    problem: str | PrivateKeyPasswordError
-    try:
-        key = serialization.load_der_private_key(data, password)
-    except TypeError as exc:
-        problem = _password_error(where, encrypted="not given" in str(exc))
-    except (ValueError, UnsupportedAlgorithm):
-        problem = (
-            f"{where} looks like binary DER ({len(data)} bytes) but does not parse as a "
-            "private key; pass the PEM file Kalshi gave you"
+def _load_der(data: bytes, password: bytes | None, where: str) -> PrivateKeyTypes:
+    failure: _Failure | None = "invalid"  # what `data` is called if it is not DER we read
+    if check_der(data, where=where, decrypting=password is not None):
+        key, failure = _attempt(
+            partial(
+                serialization.load_der_private_key,
+                data,
+                password,
+                unsafe_skip_rsa_key_validation=True,  # checked by _validated, size first
+            )
         )
-    else:
-        return _check_key(key, where=where)
-    if isinstance(problem, PrivateKeyPasswordError):
-        raise problem
-    raise InvalidPrivateKeyError(problem)
+        if key is not None:
+            return _validated(key, where)
+    if failure in ("no password", "needless password"):
+        raise _password_error(where, encrypted=failure == "no password")
+    raise InvalidPrivateKeyError(
+        f"{where} looks like binary DER ({len(data)} bytes) but does not parse as a "
+        "private key; pass the PEM file Kalshi gave you"
+    )
 
 
-def _load_text(text: str, password: bytes | None, *, where: str) -> PrivateKey:
+def _load_text(
+    text: str,
+    password: bytes | None,
+    *,
+    where: str,
+    labels: tuple[str, ...] = _PRIVATE_LABELS,
+) -> PrivateKeyTypes:
     if len(text) > MAX_KEY_BYTES:
         raise InvalidPrivateKeyError(_too_long(where, len(text), "characters"))
-    armor = _parse_armor(text, where)
+    armor = _parse_armor(text, where, labels)
     if armor.encrypted and password is None:
         raise _password_error(where, encrypted=True)
     if not armor.encrypted and password is not None:
         raise _password_error(where, encrypted=False)
     if armor.label == _OPENSSH:
         return _load_openssh(armor, password, where)
-    labels = [armor.label]
+    # What decrypting and loading will cost is read before cryptography does either. Under
+    # legacy OpenSSL encryption (Proc-Type headers) the body is ciphertext, which need not
+    # parse; its key comes from one MD5.
+    decrypting = password is not None and armor.label == _ENCRYPTED
+    legacy = bool(armor.headers) and armor.label != _ENCRYPTED
+    readable = check_der(armor.der(), where=where, decrypting=decrypting) or legacy
+    tries = [armor.label]
     # A PKCS#1 body under a PKCS#8 header (or the reverse) is a common copy-paste slip.
     if armor.label == "PRIVATE KEY":
-        labels.append("RSA PRIVATE KEY")
+        tries.append("RSA PRIVATE KEY")
     elif armor.label == "RSA PRIVATE KEY" and not armor.headers:
-        labels.append("PRIVATE KEY")
+        tries.append("PRIVATE KEY")
     unsupported = False
-    for label in labels:
-        try:
-            key = serialization.load_pem_private_key(armor.pem(label), password)
-        except UnsupportedAlgorithm:
-            unsupported = True
-            continue
-        except (ValueError, TypeError):
-            continue
-        return _check_key(key, where=where)
-    # Raised here, after the handlers: no exception chain carries cryptography's view of it.
+    for label in tries if readable else []:
+        key, failure = _attempt(
+            partial(
+                serialization.load_pem_private_key,
+                armor.pem(label),
+                password,
+                unsafe_skip_rsa_key_validation=True,  # checked by _validated, size first
+            )
+        )
+        if key is not None:
+            return _validated(key, where)
+        unsupported = unsupported or failure == "unsupported"
+    # Raised here, after _attempt's handlers: no exception chain carries cryptography's view.
     if unsupported:
         raise InvalidPrivateKeyError(
             f"{where} holds a key of an algorithm this system's cryptography library cannot "
@@ -292,41 +351,78 @@ def _load_text(text: str, password: bytes | None, *, where: str) -> PrivateKey:
     )
 
 
-def _load_openssh(armor: Armor, password: bytes | None, where: str) -> PrivateKey:
+def _load_openssh(armor: Armor, password: bytes | None, where: str) -> PrivateKeyTypes:
     """An OpenSSH private key, as ssh-keygen writes it; an encrypted one needs bcrypt."""
-    problem: InvalidPrivateKeyError
-    try:
-        key = serialization.load_ssh_private_key(armor.pem(), password)
-    except UnsupportedAlgorithm:
-        problem = InvalidPrivateKeyError(
+    failure: _Failure | None = "invalid"  # a header cryptography would refuse as well
+    if check_openssh(armor.der(), where=where):
+        key, failure = _attempt(partial(serialization.load_ssh_private_key, armor.pem(), password))
+        if key is not None:
+            return key  # cryptography checked it: its size was bounded by check_openssh
+    if failure == "unsupported":
+        raise InvalidPrivateKeyError(
             f"{where} is an encrypted OpenSSH key, and opening one needs the bcrypt package: "
             'pip install "kalshi-auth[openssh]"'
             if armor.encrypted
             else f"{where} is an OpenSSH key of a type this system's cryptography cannot load; "
             "Kalshi keys are RSA or Ed25519"
         )
-    except (ValueError, TypeError):
-        problem = (
-            PrivateKeyPasswordError(
-                f"{where} could not be decrypted: the password is wrong, or the key is damaged"
-            )
-            if armor.encrypted
-            else InvalidPrivateKeyError(
-                f"{where} is an OpenSSH private key whose body does not decode: it was damaged "
-                "or cut when copied; copy the whole file again"
-            )
+    if armor.encrypted:
+        raise PrivateKeyPasswordError(
+            f"{where} could not be decrypted: the password is wrong, or the key is damaged"
         )
-    else:
-        return _check_key(key, where=where)
-    raise problem  # outside the handlers: no exception chain
+    raise InvalidPrivateKeyError(
+        f"{where} is an OpenSSH private key whose body does not decode: it was damaged "
+        "or cut when copied; copy the whole file again"
+    )
 
 
-def _parse_armor(text: str, where: str) -> Armor:
+def _attempt(load: Callable[[], _T]) -> tuple[_T, None] | tuple[None, _Failure]:
+    """Run one of cryptography's loaders: (its result, None), or (None, why it failed).
+
+    Whatever the backend raises becomes one of four reasons and is dropped here, so the
+    error the caller then raises chains nothing that saw the key. cryptography raises
+    InternalError on some hostile parameters, and panics on others: pyo3's PanicException
+    derives from BaseException alone, so it is caught by name, while KeyboardInterrupt,
+    SystemExit and every other BaseException (a cancellation) pass through untouched.
+    """
+    try:
+        result = load()
+    except TypeError as exc:  # cryptography's word for a password missing or not needed
+        return None, "no password" if "not given" in str(exc) else "needless password"
+    except UnsupportedAlgorithm:
+        return None, "unsupported"
+    except Exception:  # ValueError, InternalError, and whatever else a damaged key provokes
+        return None, "invalid"
+    except BaseException as exc:
+        if not is_backend_panic(exc):
+            raise
+        return None, "invalid"
+    return result, None
+
+
+def _validated(key: PrivateKeyTypes, where: str) -> PrivateKeyTypes:
+    """`key`, loaded without cryptography's RSA check, checked now: its size first (the
+    check of a 16384-bit key takes half a minute, and an encrypted key shows its size only
+    once decrypted), then its numbers, as cryptography checks them on load."""
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return key
+    if key.key_size > MAX_MODULUS_BITS:
+        raise InvalidPrivateKeyError(modulus_refusal(where, "RSA", key.key_size))
+    checked, _ = _attempt(lambda: key.private_numbers().private_key())
+    if checked is None:
+        raise InvalidPrivateKeyError(
+            f"{where} is damaged: its RSA numbers do not make a valid key (they were changed "
+            "when it was copied); copy the whole file Kalshi gave you again"
+        )
+    return checked
+
+
+def _parse_armor(text: str, where: str, labels: tuple[str, ...]) -> Armor:
     cleaned = unmangle(text)
     blocks = begin_lines(cleaned)
     if not blocks:
         raise InvalidPrivateKeyError(_no_armor_message(cleaned, where))
-    private = [b for b in blocks if b.label in _PRIVATE_LABELS]
+    private = [b for b in blocks if b.label in labels]
     if not private:
         label = blocks[0].label
         help_text = _WRONG_LABEL_HELP.get(

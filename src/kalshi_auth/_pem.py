@@ -59,6 +59,11 @@ class Armor:
             name == "Proc-Type" and "ENCRYPTED" in value.upper() for name, value in self.headers
         )
 
+    def der(self) -> bytes:
+        """The body decoded: DER, or an OpenSSH key's binary form (or, under legacy OpenSSL
+        encryption, ciphertext)."""
+        return base64.b64decode(self.body)
+
     def pem(self, label: str | None = None) -> bytes:
         """Standard PEM: 64-character lines, under `label` (default: its own)."""
         label = label or self.label
