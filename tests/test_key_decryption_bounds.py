@@ -20,15 +20,17 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import padding, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalshi_auth import InvalidPrivateKeyError, KalshiAuth, KalshiAuthError
+from kalshi_auth._inspect import KeyReport, inspect_key
 from kalshi_auth._keys import load_private_key
 
 from .conftest import signs_verifiably
+from .test_cli import fields, run
 
 KEY_ID = "0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b"
 PASSWORD = b"pw"
@@ -592,6 +594,82 @@ def test_interrupts_pass_through_untouched(
     assert caught.value is interrupt
 
 
+# --- inspect-key ----------------------------------------------------------------------------
+
+
+@no_hang
+@pytest.mark.parametrize(
+    ("name", "make", "words"),
+    [
+        ("rounds", lambda k: with_rounds(openssh_key(k), 2**32 - 1), "bcrypt rounds"),
+        ("pbkdf2", lambda k: pem(pbkdf2_key(None, 2**31 - 1)), "PBKDF2 iterations"),
+        ("panic", lambda k: pem(pbkdf2_key(None, 2**32 + 1)), "PBKDF2 iterations"),
+        ("scrypt", lambda k: pem(scrypt_key(None, 2**24, 8, 1)), "scrypt N"),
+        ("scrypt-n-3", lambda k: pem(scrypt_key(None, 3, 8, 1)), "scrypt N"),
+        ("rsa", lambda k: pem(big_rsa_pkcs1(16384), "RSA PRIVATE KEY"), "RSA-16384"),
+        ("rsa-ssh", lambda k: big_rsa_openssh(16384), "RSA-16384"),
+        ("dsa", lambda k: pem(big_dsa_pkcs8(32768), "PRIVATE KEY"), "DSA"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_inspect_key_reports_each_refusal_quickly(
+    ed_key: ed25519.Ed25519PrivateKey,
+    name: str,
+    make: Callable[[ed25519.Ed25519PrivateKey], bytes],
+    words: str,
+) -> None:
+    password = None if name in ("rsa", "rsa-ssh", "dsa") else "pw"  # those are not encrypted
+    report, elapsed = timed(lambda: inspect_key(make(ed_key), password=password))
+    assert isinstance(report, KeyReport)
+    assert elapsed < QUICK
+    assert not report.usable
+    assert words in (report.problem or ""), report.problem
+    assert report.fix is not None
+    assert "bcrypt package" not in report.fix
+    assert "kalshi-auth[openssh]" not in report.fix
+
+
+def test_inspect_key_fix_names_the_file(ed_key: ed25519.Ed25519PrivateKey) -> None:
+    report = inspect_key(
+        with_rounds(openssh_key(ed_key), 2**32 - 1), password="pw", name="my key.pem"
+    )
+    assert report.fix is not None
+    assert "ssh-keygen -p -a 16 -f 'my key.pem'" in report.fix
+
+
+def test_inspect_key_still_names_a_refused_key_type() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    locked = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSWORD),
+    )
+    report = inspect_key(locked, password="pw")
+    assert report.key_type == "EC (secp256r1) private key"
+    assert report.fingerprint is not None
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: pem(pbkdf2_key(None, 2**32 + 1)), "PBKDF2 iterations"),  # a panic, once
+        (lambda: pem(scrypt_key(None, 3, 8, 1)), "scrypt N"),  # InternalError, once
+    ],
+)
+def test_inspect_key_command_prints_no_traceback(
+    tmp_path: Path, make: Callable[[], bytes], words: str
+) -> None:
+    path = tmp_path / "key.pem"
+    path.write_bytes(make())
+    done = run("inspect-key", str(path), env={"KALSHI_PRIVATE_KEY_PASSWORD": "pw"})
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "panicked" not in done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    info = fields(done.stdout)
+    assert info["usable"] == "no"
+    assert words in info["problem"]
+
+
 # --- fuzzed: encrypted keys with their parameters and bytes mutated -------------------------
 
 _FUZZ_KEY = ed25519.Ed25519PrivateKey.generate()
@@ -656,3 +734,13 @@ def test_fuzzed_encrypted_keys_load_or_raise_a_typed_error_quickly(source: bytes
         assert exc.__context__ is None
         assert exc.__cause__ is None
     assert time.perf_counter() - start < QUICK
+
+
+@no_hang
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=encrypted_keys())
+def test_fuzzed_encrypted_keys_through_inspect_key(source: bytes) -> None:
+    report, elapsed = timed(lambda: inspect_key(source, password="pw"))
+    assert isinstance(report, KeyReport)
+    assert report.usable or report.problem
+    assert elapsed < 2 * QUICK

@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from ._errors import KalshiAuthError, PrivateKeyPasswordError
-from ._keys import OPENSSH_TO_PKCS8, key_kind, load_private_key
+from ._keycost import cap_fix
+from ._keys import OPENSSH_TO_PKCS8, is_backend_panic, key_kind, load_private_key, open_private_key
 from ._pem import pem_label
 
 __all__ = ["KeyReport", "inspect_key", "public_key_fingerprint"]
@@ -28,6 +29,15 @@ _ENCODINGS = {
     "CERTIFICATE": "X.509 certificate PEM (BEGIN CERTIFICATE)",
 }
 _NEW_KEY = "create a new API key in Kalshi's web UI (Account & Security > API Keys)"
+# Private keys whose type is named when signing refuses them (read by open_private_key).
+_OPENED = (
+    "OPENSSH PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "DSA PRIVATE KEY",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+)
 
 
 @dataclass
@@ -92,6 +102,8 @@ def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") ->
     except KalshiAuthError as exc:
         report.problem = str(exc)
         _describe_unusable(report, data, label, password)
+        if report.fix:
+            report.fix = report.fix.replace("KEY_FILE", shlex.quote(name))
         return report
     report.usable = True
     report.key_type = f"{key_kind(key)} private key"
@@ -120,32 +132,16 @@ def _encoding_of(data: bytes, text: str, label: str | None) -> str:
 def _describe_unusable(
     report: KeyReport, data: bytes, label: str | None, password: str | None
 ) -> None:
-    """Fill in the type, fingerprint and fix of a key that KalshiAuth refused."""
-    pw = password.encode() if password else None
-    public: PublicKeyTypes | None = None
-    if "bcrypt" in (report.problem or ""):
+    """Fill in the type, fingerprint and fix of a key that KalshiAuth refused.
+
+    A key refused for what loading it would cost (its KDF parameters, its size) is not
+    loaded again here: the problem names the cap, and the fix says how to get under it.
+    """
+    problem = report.problem or ""
+    report.fix = cap_fix(problem)
+    if 'pip install "kalshi-auth[openssh]"' in problem:
         report.fix = 'pip install "kalshi-auth[openssh]" (bcrypt opens encrypted OpenSSH keys)'
-    try:
-        if label == "OPENSSH PRIVATE KEY":
-            ssh_key = serialization.load_ssh_private_key(data, pw)
-            report.key_type = f"{key_kind(ssh_key)} private key"
-            public = ssh_key.public_key()
-        elif label in ("PUBLIC KEY", "RSA PUBLIC KEY") or (label is None and data[:4] == b"ssh-"):
-            public = (
-                serialization.load_ssh_public_key(data)
-                if label is None
-                else serialization.load_pem_public_key(data)
-            )
-            report.key_type = f"{key_kind(public)} public key"
-        elif label == "CERTIFICATE":
-            public = x509.load_pem_x509_certificate(data).public_key()
-            report.key_type = f"certificate for a {key_kind(public)} key"
-        elif label in ("EC PRIVATE KEY", "DSA PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY"):
-            other = serialization.load_pem_private_key(data, pw)
-            report.key_type = f"{key_kind(other)} private key"
-            public = other.public_key()
-    except Exception:  # damaged or unsupported beyond describing: the problem line says why
-        public = None
+    public = None if report.fix else _public_key(report, data, label, password)
     if public is not None:
         report.fingerprint = public_key_fingerprint(public)
     if report.fix is None:
@@ -160,3 +156,33 @@ def _describe_unusable(
             report.fix = _NEW_KEY
         else:
             report.fix = "copy the whole key file Kalshi gave you again, from BEGIN to END"
+
+
+def _public_key(
+    report: KeyReport, data: bytes, label: str | None, password: str | None
+) -> PublicKeyTypes | None:
+    """The public half of what `data` holds, its type noted in `report`; None if it does
+    not load. Private keys load through `open_private_key`, under the loader's bounds."""
+    public: PublicKeyTypes | None = None
+    try:
+        if label in _OPENED:
+            private = open_private_key(data, password=password)
+            report.key_type = f"{key_kind(private)} private key"
+            public = private.public_key()
+        elif label in ("PUBLIC KEY", "RSA PUBLIC KEY") or (label is None and data[:4] == b"ssh-"):
+            public = (
+                serialization.load_ssh_public_key(data)
+                if label is None
+                else serialization.load_pem_public_key(data)
+            )
+            report.key_type = f"{key_kind(public)} public key"
+        elif label == "CERTIFICATE":
+            public = x509.load_pem_x509_certificate(data).public_key()
+            report.key_type = f"certificate for a {key_kind(public)} key"
+    except Exception:  # damaged or unsupported beyond describing: the problem line says why
+        return None
+    except BaseException as exc:  # a Rust panic in cryptography; interrupts pass through
+        if not is_backend_panic(exc):
+            raise
+        return None
+    return public
