@@ -629,6 +629,7 @@ def test_inspect_key_reports_each_refusal_quickly(
     assert "kalshi-auth[openssh]" not in report.fix
 
 
+@no_hang
 def test_inspect_key_fix_names_the_file(ed_key: ed25519.Ed25519PrivateKey) -> None:
     report = inspect_key(
         with_rounds(openssh_key(ed_key), 2**32 - 1), password="pw", name="my key.pem"
