@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
-from .._clock import http_date
-from .._signing import signing_path
-from ._verifier import KalshiVerifier, Verdict
+from ._verifier import KalshiVerifier, Verdict, signed_path
 
 __all__ = ["API_PREFIX", "EXCHANGE_STATUS", "KalshiEndpoint", "RecordedRequest", "balance_answer"]
 
@@ -78,7 +77,7 @@ class KalshiEndpoint:
     def date_header(self) -> str:
         """The ``Date`` header value: the (possibly shifted) server clock, from which
         clients measure their skew."""
-        return http_date(self.verifier.now_ms())
+        return formatdate(self.verifier.now_ms() / 1000, usegmt=True)
 
     def handle(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
@@ -100,7 +99,7 @@ class KalshiEndpoint:
         return {
             "method": method,
             "target": target,
-            "path": signing_path(target),
+            "path": signed_path(target),
             "query": query,
             "body_bytes": len(body),
             "signed": verdict.message,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from .._keys import PrivateKey
-
 __all__ = ["generate_ed25519_key", "generate_rsa_key", "private_key_pem"]
+
+PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 def generate_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:

@@ -1,10 +1,21 @@
-"""Decide on a request the way Kalshi's server does, and answer with Kalshi's 401 bodies."""
+"""Decide on a request the way Kalshi's server does, and answer with Kalshi's 401 bodies.
+
+An independent implementation: nothing here comes from the signing side of kalshi-auth
+(tests/test_architecture.py checks the imports), so a mistake in the signer is judged by
+Kalshi's rule, not repeated. The rule, from Kalshi's docs and official SDKs:
+
+    message   = timestamp + METHOD + path     (UTF-8, no separators)
+    path      = the request-target as received, up to the first "?" (the query is not signed)
+    signature = base64(RSA-PSS/SHA-256, any salt length; or Ed25519) over message
+    timestamp = milliseconds since the epoch, at most 10 s old or 30 s ahead
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -12,21 +23,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import requests
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-from .._keys import load_private_key
-from .._signing import (
-    KEY_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    now_ms,
-    path_and_query,
-    signing_path,
-    string_to_sign,
-)
 
 __all__ = [
     "INCORRECT_SIGNATURE",
@@ -37,9 +36,15 @@ __all__ = [
     "PublicKey",
     "Verdict",
     "public_key_of",
+    "signed_path",
 ]
 
 PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+
+KEY_HEADER = "KALSHI-ACCESS-KEY"
+TIMESTAMP_HEADER = "KALSHI-ACCESS-TIMESTAMP"
+SIGNATURE_HEADER = "KALSHI-ACCESS-SIGNATURE"
+
 ErrorBody: TypeAlias = dict[str, Any]
 
 # The bodies Kalshi's server sends with its 401s (docs/troubleshooting.md).
@@ -73,6 +78,10 @@ _MAX_TIMESTAMP_DIGITS = 20
 _PSS_ANY_SALT = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
 
 
+def _system_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the server decided about one request."""
@@ -101,7 +110,7 @@ class KalshiVerifier:
     max_past_ms: int = 10_000
     max_future_ms: int = 30_000
     clock_offset_ms: int = 0
-    clock: Callable[[], int] = now_ms
+    clock: Callable[[], int] = _system_ms
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -151,10 +160,10 @@ class KalshiVerifier:
         if public is None:
             return Verdict(False, f"unknown key id {key_id[:64]!r}", KEY_NOT_FOUND, key_id=key_id)
         try:
-            raw = string_to_sign(timestamp, method, _path_of(target))
+            message = timestamp + method.upper() + signed_path(target)
+            raw = message.encode("utf-8")
         except (UnicodeEncodeError, ValueError):  # a lone surrogate, or a broken URL
             return Verdict(False, "the request-target cannot be read", INCORRECT_SIGNATURE)
-        message = raw.decode("utf-8")
         if not _signature_valid(public, signature, raw):
             return Verdict(
                 False,
@@ -166,10 +175,12 @@ class KalshiVerifier:
         return Verdict(True, "signature verified", message=message, key_id=key_id)
 
 
-def _path_of(target: str) -> str:
+def signed_path(target: str) -> str:
+    """The part of a request-target Kalshi signs: the path, without query or fragment."""
     if not target.startswith("/"):  # absolute-form target, as sent to a proxy
-        target = path_and_query(urlsplit(target))
-    return signing_path(target)
+        return urlsplit(target).path or "/"
+    end = min((i for i in (target.find("?"), target.find("#")) if i >= 0), default=len(target))
+    return target[:end]
 
 
 def _is_ascii_digits(text: str) -> bool:
@@ -188,14 +199,53 @@ def _signature_valid(public: PublicKey, signature: str, message: bytes) -> bool:
     return True
 
 
+_PRIVATE_LOADERS = (
+    serialization.load_pem_private_key,
+    serialization.load_der_private_key,
+    serialization.load_ssh_private_key,
+)
+_PUBLIC_LOADERS = (
+    serialization.load_pem_public_key,
+    serialization.load_der_public_key,
+    serialization.load_ssh_public_key,
+)
+
+
 def public_key_of(key: object) -> PublicKey:
-    """The public key of `key`: a private or public key object, or PEM."""
+    """The public key of `key`: an RSA or Ed25519 private or public key object, or its
+    unencrypted PEM (also DER or OpenSSH) as `str` or `bytes`.
+
+    Raises `TypeError` for another kind of object, `ValueError` for data that holds no
+    RSA or Ed25519 key.
+    """
     if isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         return key.public_key()
-    if isinstance(key, str):
-        key = key.encode()
-    if isinstance(key, bytes) and b"PUBLIC KEY-----" in key:
-        key = load_pem_public_key(key)
     if isinstance(key, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
         return key
-    return load_private_key(key).public_key()
+    if isinstance(key, str):
+        key = key.encode("utf-8", "replace")
+    if not isinstance(key, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"a key must be an RSA or Ed25519 key object or PEM text, not {type(key).__name__}"
+        )
+    data = bytes(key).strip()
+    for load_public in _PUBLIC_LOADERS:
+        try:
+            loaded: object = load_public(data)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+        if isinstance(loaded, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+            return loaded
+        raise ValueError("the key is neither RSA nor Ed25519, the key types Kalshi accepts")
+    for load_private in _PRIVATE_LOADERS:
+        try:
+            loaded = load_private(data, None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+        if isinstance(loaded, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
+            return loaded.public_key()
+        raise ValueError("the key is neither RSA nor Ed25519, the key types Kalshi accepts")
+    raise ValueError(
+        "no unencrypted RSA or Ed25519 key in the data given (expected PEM such as "
+        "-----BEGIN PUBLIC KEY----- or -----BEGIN PRIVATE KEY-----)"
+    )
