@@ -3,7 +3,8 @@ against local servers: the REST test server (KALSHI_BASE_URL) and a websockets s
 verifies handshakes like Kalshi (KALSHI_WS_URL). The working directory holds
 `kalshi-key.pem`, registered under the README's key id, and KALSHI_API_KEY_ID and
 KALSHI_PRIVATE_KEY_PATH name them, so snippets that read a key file or the environment run
-unchanged. Snippets that define pytest tests are run by pytest."""
+unchanged. The REST server also stands in for Kalshi's API-keys endpoints, for the key
+rotation snippet. Snippets that define pytest tests are run by pytest."""
 
 from __future__ import annotations
 
@@ -15,16 +16,23 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from kalshi_auth.testing import KalshiTestServer, KalshiVerifier, private_key_pem
+from kalshi_auth.testing import (
+    KalshiTestServer,
+    KalshiVerifier,
+    generate_rsa_key,
+    private_key_pem,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 README_KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
@@ -42,6 +50,29 @@ def snippets() -> Iterator[object]:
 
 def test_there_are_snippets_to_run() -> None:
     assert len(list(snippets())) >= 14
+
+
+class DocsServer(KalshiTestServer):
+    """The test server, also answering Kalshi's API-keys endpoints once a request is
+    accepted: ``POST /api_keys/generate`` registers a new RSA key and returns its id and
+    PKCS#1 PEM, as Kalshi does; ``DELETE /api_keys/{id}`` answers but keeps the key, which
+    the other snippets still sign with."""
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        status, answer = super().handle(method, target, headers, body)
+        path = target.partition("?")[0]
+        if status != 200 or not path.startswith("/trade-api/v2/api_keys/"):
+            return status, answer
+        if method == "POST" and path == "/trade-api/v2/api_keys/generate":
+            key, key_id = generate_rsa_key(), str(uuid.uuid4())
+            self.register(key_id, key)
+            pem = private_key_pem(key, encoding="pkcs1").decode()
+            return 201, {"api_key_id": key_id, "private_key": pem}
+        if method == "DELETE":
+            return 200, {}
+        return status, answer
 
 
 @dataclass
@@ -81,7 +112,7 @@ def servers(rsa_key: rsa.RSAPrivateKey) -> Iterator[Servers]:
     thread.start()
     assert started.wait(10)
     try:
-        with KalshiTestServer(verifier=verifier) as rest:
+        with DocsServer(verifier=verifier) as rest:
             yield Servers(rest, address[0] + "/trade-api/ws/v2", handshakes)
     finally:
         loop = stop[0]
