@@ -9,6 +9,7 @@ import requests
 import requests.auth
 
 from ._core import SigningCore
+from ._errors import ConfigurationError
 from ._scope import Origin, origin_of
 from ._signing import path_and_query
 
@@ -28,12 +29,11 @@ class RequestsAdapter(requests.auth.AuthBase):
     def __call__(self, r: requests.PreparedRequest, *misused: object) -> requests.PreparedRequest:
         """requests hook: sign the prepared request."""
         if misused:  # aiohttp calls a middleware as (request, handler)
-            from ._errors import ConfigurationError  # noqa: PLC0415 (only when misused)
-
             raise ConfigurationError(
-                "KalshiAuth is requests' and httpx's auth, not an aiohttp middleware: pass "
-                "KalshiAuthMiddleware(auth), or use aiohttp.ClientSession(**session_options(auth)) "
-                "with from kalshi_auth.aiohttp import KalshiAuthMiddleware, session_options"
+                "KalshiAuth is requests' and httpx's auth, not an aiohttp middleware (a "
+                "KalshiAuthMiddleware): create the session with "
+                "aiohttp.ClientSession(**session_options(auth)), after "
+                "from kalshi_auth.aiohttp import session_options"
             )
         url = r.url or ""
         if _sign(self.core, r):
