@@ -1,12 +1,17 @@
 """Fixed signing vectors (tests/vectors/signing.json), in the style of botocore's SigV4 suite
 and Akamai's testcases.json: run against the pure signing stages, then through every client
 against a real loopback server with a frozen clock. Ed25519 is deterministic, so signatures
-are compared byte for byte; RSA-PSS is randomized, so RSA is checked by verifying."""
+are compared byte for byte; RSA-PSS is randomized, so RSA is checked by verifying.
+
+The stages are also checked through production: a wrong stage where `SigningCore` calls it
+fails the vectors. The file's ``failures`` are inputs the public API must refuse, each with
+the error class it raises (Akamai's ``failsWithMessage``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+import kalshi_auth
+import kalshi_auth._core
 from kalshi_auth import KalshiAuth
 from kalshi_auth._signing import KeySigner, signing_path, string_to_sign
 from kalshi_auth.testing import KalshiTestServer, KalshiVerifier
@@ -128,3 +135,98 @@ def test_headers_and_websocket_handshakes(case: dict[str, Any], client: str) -> 
         headers = dict(connect(case["url"], auth).additional_headers.raw_items())
     assert headers["KALSHI-ACCESS-TIMESTAMP"] == str(case["timestamp_ms"])
     assert headers["KALSHI-ACCESS-SIGNATURE"] == expected(case, client)["signature"]
+
+
+# Production (`SigningCore._make_headers`) calls the stages by the names `_core` imported:
+# `string_to_sign` always, `signing_path` when the target holds "?" or "#".
+def newline_separated(timestamp: str, method: str, path: str) -> bytes:
+    return f"{timestamp}\n{method.upper()}\n{path}".encode()
+
+
+def method_as_typed(timestamp: str, method: str, path: str) -> bytes:
+    return f"{timestamp}{method}{path}".encode()
+
+
+def query_kept(target: str, *, include_query: bool = False) -> str:
+    return target.partition("#")[0]
+
+
+WRONG_STAGES: dict[str, tuple[str, Callable[..., object]]] = {
+    "string_to_sign with separators": ("string_to_sign", newline_separated),
+    "string_to_sign keeps the method's case": ("string_to_sign", method_as_typed),
+    "signing_path keeps the query": ("signing_path", query_kept),
+}
+
+
+def stage_runs(case: dict[str, Any], stage: str) -> bool:
+    """Whether the wrong `stage` changes what production signs for `case`: keeping the
+    method's case changes only a method typed in lower case; `signing_path` runs only on a
+    target with a query (`headers()` drops the fragment before, as clients do)."""
+    name, wrong = WRONG_STAGES[stage]
+    if name == "signing_path":
+        target = expected(case, "headers")["target"]
+        return bool(wrong(target) != signing_path(target))
+    if stage == "string_to_sign keeps the method's case":
+        return bool(case["method"] != case["method"].upper())
+    return True
+
+
+@pytest.mark.parametrize(
+    ("case", "stage"),
+    [
+        pytest.param(case, stage, id=f"{stage}: {case['name']}")
+        for case in VECTORS["cases"]
+        if "headers" in case["clients"]
+        for stage in WRONG_STAGES
+        if stage_runs(case, stage)
+    ],
+)
+def test_a_wrong_stage_fails_the_vector_through_production(
+    monkeypatch: pytest.MonkeyPatch, case: dict[str, Any], stage: str
+) -> None:
+    auth = KalshiAuth(KEY_ID, SEED_KEY, clock=lambda: case["timestamp_ms"])
+    want = expected(case, "headers")["signature"]
+    assert auth.headers(case["method"], case["url"])["KALSHI-ACCESS-SIGNATURE"] == want
+    name, wrong = WRONG_STAGES[stage]
+    monkeypatch.setattr(kalshi_auth._core, name, wrong)
+    assert auth.headers(case["method"], case["url"])["KALSHI-ACCESS-SIGNATURE"] != want
+
+
+def test_every_wrong_stage_fails_some_vector() -> None:
+    for stage in WRONG_STAGES:
+        assert any(
+            stage_runs(case, stage) for case in VECTORS["cases"] if "headers" in case["clients"]
+        )
+
+
+FAILURES = VECTORS["failures"]
+
+
+def refused_inputs(change: dict[str, Any]) -> Callable[[], dict[str, str]]:
+    given = {**FAILURES["valid"], **change}
+    return lambda: KalshiAuth(given["key_id"], given["private_key_pem"]).headers(
+        given["method"], given["url"], timestamp_ms=given["timestamp_ms"]
+    )
+
+
+def test_the_valid_failure_inputs_sign_the_docs_example() -> None:
+    assert refused_inputs({})()["KALSHI-ACCESS-SIGNATURE"] == FAILURES["valid"]["signature"]
+    assert FAILURES["valid"]["signature"] == VECTORS["cases"][0]["signature"]
+
+
+@pytest.mark.parametrize("case", FAILURES["cases"], ids=[c["name"] for c in FAILURES["cases"]])
+def test_refused_inputs_fail_with_their_error(case: dict[str, Any]) -> None:
+    assert len(case["change"]) == 1  # one fault per case
+    error = getattr(kalshi_auth, case["error"])
+    with pytest.raises(
+        kalshi_auth.KalshiAuthError, match=re.escape(case["message_contains"])
+    ) as info:
+        refused_inputs(case["change"])()
+    assert type(info.value) is error
+
+
+def test_the_failures_cover_what_they_must() -> None:
+    errors = {case["error"] for case in FAILURES["cases"]}
+    assert errors == {"ConfigurationError", "InvalidKeyIdError", "InvalidPrivateKeyError"}
+    fields = {field for case in FAILURES["cases"] for field in case["change"]}
+    assert fields == {"method", "timestamp_ms", "key_id", "url", "private_key_pem"}
