@@ -17,13 +17,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 import kalshi_auth
 import kalshi_auth._core
 from kalshi_auth import KalshiAuth
 from kalshi_auth._signing import KeySigner, signing_path, string_to_sign
-from kalshi_auth.testing import KalshiTestServer, KalshiVerifier
+from kalshi_auth.testing import KalshiTestServer, KalshiVerifier, private_key_pem
 from kalshi_auth.websockets import connect
 
 from .clients import send
@@ -202,9 +203,25 @@ def test_every_wrong_stage_fails_some_vector() -> None:
 FAILURES = VECTORS["failures"]
 
 
+def key_text(value: str) -> str:
+    """A `private_key` of the failure cases: made at run time from the seed when it is a
+    <name>, so that no PEM private key is committed; otherwise the text itself."""
+    pem = private_key_pem(SEED_KEY).decode()
+    public = SEED_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    made = {
+        "<the seed key as PKCS#8 PEM>": pem,
+        "<the seed key as PKCS#8 PEM, END line cut>": pem.partition("-----END")[0],
+        "<the seed key's public key as PEM>": public.decode(),
+    }
+    assert not value.startswith("<") or value in made, value
+    return made.get(value, value)
+
+
 def refused_inputs(change: dict[str, Any]) -> Callable[[], dict[str, str]]:
     given = {**FAILURES["valid"], **change}
-    return lambda: KalshiAuth(given["key_id"], given["private_key_pem"]).headers(
+    return lambda: KalshiAuth(given["key_id"], key_text(given["private_key"])).headers(
         given["method"], given["url"], timestamp_ms=given["timestamp_ms"]
     )
 
@@ -229,4 +246,4 @@ def test_the_failures_cover_what_they_must() -> None:
     errors = {case["error"] for case in FAILURES["cases"]}
     assert errors == {"ConfigurationError", "InvalidKeyIdError", "InvalidPrivateKeyError"}
     fields = {field for case in FAILURES["cases"] for field in case["change"]}
-    assert fields == {"method", "timestamp_ms", "key_id", "url", "private_key_pem"}
+    assert fields == {"method", "timestamp_ms", "key_id", "url", "private_key"}
