@@ -1,7 +1,8 @@
 """Set up and run the project with nothing but Python and pip.
 
     python3 dev.py demo       # create .venv, install, run `kalshi-auth demo`
-    python3 dev.py test       # create .venv, install dev tools, lint, type-check, docs, test
+    python3 dev.py test       # create .venv, install dev tools, lint, type-check, docs,
+                              # workflows, build and check the release files, test
     python3 dev.py test-all   # the test suite on every other CPython 3.10 to 3.13 found
     python3 dev.py mutate     # mutation testing of the signing core (slow; not in CI)
 
@@ -71,7 +72,26 @@ def test() -> None:
     run(PYTHON, "-m", "mypy", "--strict", "src", "tests", "bench")
     os.environ["NO_MKDOCS_2_WARNING"] = "1"  # mkdocs-material's end-of-life banner
     run(PYTHON, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", VENV / "site")
+    check_release()
     run(PYTHON, "-m", "pytest", *sys.argv[2:])
+
+
+def check_release() -> None:
+    """What a release tag would publish, checked before the tag: the workflows against
+    GitHub's workflow schema (shipped inside check-jsonschema, so no network), and the
+    sdist and wheel built, into .venv/dist, and checked as PyPI would by twine.
+
+    The build uses the dev venv's hatchling (`--no-isolation`): seconds, and no download;
+    release.yml builds the published files in an isolated environment."""
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    if not workflows:
+        sys.exit("check_release: no workflows in .github/workflows")
+    schema = "vendor.github-workflows"
+    run(PYTHON, "-m", "check_jsonschema", "--builtin-schema", schema, *workflows)
+    dist = VENV / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    run(PYTHON, "-m", "build", "--quiet", "--no-isolation", "--outdir", dist, ROOT)
+    run(PYTHON, "-m", "twine", "check", "--strict", *sorted(dist.iterdir()))
 
 
 def interpreters() -> dict[str, str]:
