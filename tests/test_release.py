@@ -335,3 +335,10 @@ def test_built_wheel_and_sdist_carry_the_package_version(tmp_path: Path) -> None
         check=True,
     )
     assert cli.stdout == f"kalshi-auth {version}\n"
+
+
+def test_the_changelog_dates_the_version_being_released() -> None:
+    changelog = (Path(__file__).resolve().parents[1] / "CHANGELOG.md").read_text(encoding="utf-8")
+    version = re.escape(kalshi_auth.__version__)
+    assert re.search(rf"^## \[{version}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)
+    assert changelog.index("## [Unreleased]") < changelog.index(f"## [{kalshi_auth.__version__}]")
