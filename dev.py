@@ -4,7 +4,7 @@
     python3 dev.py test       # create .venv, install dev tools, lint, type-check, docs,
                               # workflows, build and check the release files, test
     python3 dev.py test-all   # the test suite on every other CPython 3.10 to 3.13 found
-    python3 dev.py mutate     # mutation testing of the signing core (slow; not in CI)
+    python3 dev.py mutate [MODULE ...]   # mutation testing, per module (slow; not in CI)
 
 Each command creates `.venv` beside this file if it is missing and reinstalls
 only when `pyproject.toml` changed, so a second run starts at once.
@@ -155,21 +155,58 @@ def test_all() -> None:
         sys.exit(1)
 
 
+# What `dev.py mutate` mutates: module -> its file under src/kalshi_auth ([tool.mutmut]).
+MUTATED = {
+    "_signing": "_signing.py",
+    "_scope": "_scope.py",
+    "_clock": "_clock.py",
+    "_core": "_core.py",
+    "_credentials": "_credentials.py",
+    "_keys": "_keys.py",
+    "_pem": "_pem.py",
+    "_requests": "_requests.py",
+    "_httpx": "_httpx.py",
+    "aiohttp": "aiohttp.py",
+    "websockets": "websockets.py",
+    "testing._verifier": "testing/_verifier.py",
+}
+
+
 def mutate() -> None:
-    """Mutation testing of the signing core with mutmut ([tool.mutmut] in pyproject.toml);
-    prints the score: the share of mutants the tests kill. Slow, so not part of CI."""
+    """Mutation testing with mutmut ([tool.mutmut] in pyproject.toml); prints each module's
+    score: the share of its mutants the tests kill. Slow, so not part of CI.
+
+        python3 dev.py mutate                 # every module in MUTATED, from scratch
+        python3 dev.py mutate _keys aiohttp   # those modules only; other results are kept
+    """
+    modules = sys.argv[2:] or list(MUTATED)
+    unknown = [m for m in modules if m not in MUTATED]
+    if unknown:
+        sys.exit(f"dev.py mutate: unknown module {unknown[0]!r}; one of {', '.join(MUTATED)}")
     python = ensure_venv("dev,mutation", ROOT / ".venv-mutate")
-    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    run(python, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 1))
-    run(python, "-m", "mutmut", "export-cicd-stats")
-    stats = json.loads((ROOT / "mutants" / "mutmut-cicd-stats.json").read_text())
-    judged = stats["total"] - stats["skipped"]
-    score = 100 * stats["killed"] / judged if judged else 0.0
+    if not sys.argv[2:]:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    patterns = [f"kalshi_auth.{module}.*" for module in modules]
+    run(python, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 1), *patterns)
     print(
-        f"\nmutation score: {score:.1f}% ({stats['killed']} of {judged} mutants killed; "
-        f"{stats['survived']} survived, {stats['no_tests']} without tests, "
-        f"{stats['timeout']} timed out). `{python} -m mutmut results` lists the survivors."
+        "\n| module | killed | survived | no tests | timed out | score |\n|---|---|---|---|---|---|"
     )
+    for module in modules:
+        print(mutation_row(module))
+    print(f"\n`{python} -m mutmut results` lists the survivors; `mutmut show NAME` shows one.")
+
+
+def mutation_row(module: str) -> str:
+    """One module's line of the score table, from mutmut's results in mutants/."""
+    meta = ROOT / "mutants" / "src" / "kalshi_auth" / (MUTATED[module] + ".meta")
+    codes = list(json.loads(meta.read_text())["exit_code_by_key"].values())
+    killed = sum(code in (1, 3) for code in codes)
+    survived = codes.count(0)
+    no_tests = sum(code in (5, 33) for code in codes)
+    timed_out = sum(code in (36, -24) for code in codes)
+    judged = len(codes) - codes.count(34) - codes.count(None)
+    score = f"{100 * killed / judged:.1f}%" if judged else "-"
+    return f"| {module} | {killed} | {survived} | {no_tests} | {timed_out} | {score} |"
 
 
 COMMANDS = {"demo": demo, "test": test, "test-all": test_all, "mutate": mutate}

@@ -206,7 +206,7 @@ def two_origins(verifier: KalshiVerifier, tls_dir: Path | None = None) -> Iterat
             context.load_cert_chain(cert_file, key_file)
             server.socket = context.wrap_socket(server.socket, server_side=True)
         origin[0] = f"{scheme}://{host_name}:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
         thread.start()
         servers.append(server)
         threads.append(thread)

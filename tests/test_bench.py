@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs bench/run.py --quick in a subprocess
+
 BENCH = Path(__file__).parent.parent / "bench" / "run.py"
 
 

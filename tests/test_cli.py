@@ -30,6 +30,8 @@ from kalshi_auth.testing import (
 from .conftest import PASSWORD, assert_no_key_material
 from .test_keys import self_signed_certificate
 
+pytestmark = pytest.mark.slow  # the command line as subprocesses
+
 KEY_ID = "3f1a2b3c-4d5e-4f60-8172-839405a6b7c8"
 
 

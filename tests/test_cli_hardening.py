@@ -23,6 +23,8 @@ from kalshi_auth.testing import KalshiTestServer, private_key_pem
 from .test_cli import KEY_ID, assert_one_line_error, creds, run
 from .test_key_leaks import encrypted_openssh_pem, unknown_algorithm_pkcs8
 
+pytestmark = pytest.mark.slow  # the command line as subprocesses
+
 NOT_FOUND = {"error": {"code": "authentication_error", "details": "NOT_FOUND"}}
 ESC = "\x1b"
 
@@ -43,7 +45,7 @@ def answering(status: int, body: bytes, content_type: str = "text/html") -> Iter
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

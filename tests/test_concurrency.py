@@ -13,6 +13,8 @@ from kalshi_auth.testing import KalshiTestServer
 
 from .conftest import Credential
 
+pytestmark = pytest.mark.slow  # many threads and tasks on real servers
+
 
 def test_threads_share_one_auth(server: KalshiTestServer, credential: Credential) -> None:
     auth = credential.auth

@@ -34,6 +34,8 @@ from kalshi_auth.testing import (
     private_key_pem,
 )
 
+pytestmark = pytest.mark.slow  # every snippet in a fresh interpreter
+
 ROOT = Path(__file__).resolve().parent.parent
 README_KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)

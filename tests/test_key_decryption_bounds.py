@@ -366,6 +366,7 @@ def test_an_encrypted_rsa_key_over_8192_bits_is_refused_after_decrypting_only() 
     assert "RSA-16384" in message
 
 
+@pytest.mark.slow  # real KDF work or a subprocess
 def test_an_rsa_modulus_of_8192_bits_is_not_refused_for_its_size() -> None:
     # Not a valid key, so refused; but by the check of its numbers, not by its size.
     message, _ = refusal(pem(big_rsa_pkcs1(8192), "RSA PRIVATE KEY"), password=None)
@@ -436,6 +437,7 @@ def test_openssh_rounds_one_past_the_cap_are_refused(ed_key: ed25519.Ed25519Priv
 # --- what real tools write still loads, up to each cap --------------------------------------
 
 
+@pytest.mark.slow  # real KDF work or a subprocess
 def test_keys_at_the_caps_load(ed_key: ed25519.Ed25519PrivateKey) -> None:
     plain = pkcs8_der(ed_key)
     at_caps = {
@@ -455,6 +457,7 @@ def test_keys_at_the_caps_load(ed_key: ed25519.Ed25519PrivateKey) -> None:
         assert elapsed < 5, (name, elapsed)
 
 
+@pytest.mark.slow  # real KDF work or a subprocess
 @pytest.mark.parametrize("fmt", ["pkcs8", "openssh"])
 def test_best_available_encryption_loads(
     rsa_key: rsa.RSAPrivateKey, ed_key: ed25519.Ed25519PrivateKey, fmt: str
@@ -471,6 +474,7 @@ def test_best_available_encryption_loads(
         assert signs_verifiably(KalshiAuth(KEY_ID, text, password=PASSWORD), key)
 
 
+@pytest.mark.slow  # real KDF work or a subprocess
 @pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 @pytest.mark.parametrize("rounds", [None, 100])
 def test_ssh_keygen_keys_load_with_default_and_100_rounds(
@@ -488,6 +492,7 @@ def test_ssh_keygen_keys_load_with_default_and_100_rounds(
     assert signs_verifiably(auth, public)
 
 
+@pytest.mark.slow  # real KDF work or a subprocess
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 @pytest.mark.parametrize(
     "args",
@@ -650,6 +655,7 @@ def test_inspect_key_still_names_a_refused_key_type() -> None:
     assert report.fingerprint is not None
 
 
+@pytest.mark.slow  # real KDF work or a subprocess
 @pytest.mark.parametrize(
     ("make", "words"),
     [

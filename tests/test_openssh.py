@@ -50,6 +50,7 @@ def test_openssh_keys_load_and_sign(
         KalshiAuth(KEY_ID, plain, password="hunter2")
 
 
+@pytest.mark.slow  # runs ssh-keygen
 @pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 @pytest.mark.parametrize(("kind", "extra"), [("ed25519", []), ("rsa", ["-b", "2048"])])
 @pytest.mark.parametrize("password", ["", "s3cret"])

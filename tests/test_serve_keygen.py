@@ -25,6 +25,8 @@ from kalshi_auth.testing import generate_rsa_key, private_key_pem
 from .conftest import signs_verifiably
 from .test_cli import assert_one_line_error, run
 
+pytestmark = pytest.mark.slow  # kalshi-auth serve and keygen as subprocesses
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 

@@ -116,6 +116,7 @@ def test_async_clients_take_the_timestamp_on_the_signing_thread(
     assert all(name.startswith(SIGNING_THREAD) for name in clock.threads), clock.threads
 
 
+@pytest.mark.slow  # waits on real time or a subprocess
 def test_a_slow_signer_under_load_never_sends_a_stale_timestamp(rsa_key: rsa.RSAPrivateKey) -> None:
     # 120 requests at once, a 100 ms signer, 8 threads: the last waits ~1.5 s for a
     # thread. Its timestamp must be read when its turn comes, not when it joined the queue.
@@ -262,6 +263,7 @@ def test_one_hung_signer_cannot_starve_another(
     assert len(stuck_results) == 20
 
 
+@pytest.mark.slow  # waits on real time or a subprocess
 def test_a_signer_that_never_returns_does_not_keep_the_interpreter_from_exiting() -> None:
     script = """
 import threading

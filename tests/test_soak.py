@@ -7,11 +7,14 @@ import asyncio
 import threading
 
 import httpx
+import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from kalshi_auth import KalshiAuth
 from kalshi_auth.testing import server_process
+
+pytestmark = pytest.mark.slow  # seconds of load on real servers
 
 PER_THREAD = 800
 ASYNC_TOTAL = 1200

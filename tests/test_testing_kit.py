@@ -195,12 +195,14 @@ def documented_example() -> str:
     return match.group(1)
 
 
+@pytest.mark.slow  # pytest in a subprocess
 def test_documented_pytest_plugin_example_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_example=documented_example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.slow  # pytest in a subprocess
 def test_plugin_catches_a_bad_signer(pytester: pytest.Pytester) -> None:
     # The fixtures are not a rubber stamp: signing the query gets a 401.
     pytester.makepyfile(
