@@ -85,9 +85,9 @@ class Servers:
 
 
 @pytest.fixture(scope="module")
-def servers(rsa_key: rsa.RSAPrivateKey) -> Iterator[Servers]:
+def servers(kalshi_rsa_key: rsa.RSAPrivateKey) -> Iterator[Servers]:
     verifier = KalshiVerifier()
-    verifier.register(README_KEY_ID, rsa_key)
+    verifier.register(README_KEY_ID, kalshi_rsa_key)
     handshakes: list[bool] = []
     started = threading.Event()
     stop: list[asyncio.AbstractEventLoop] = []
@@ -129,9 +129,9 @@ async def _until_cancelled(coroutine: object) -> None:
 
 @pytest.mark.parametrize("code", list(snippets()))
 def test_snippet_runs_as_written(
-    code: str, servers: Servers, rsa_key: rsa.RSAPrivateKey, tmp_path: Path
+    code: str, servers: Servers, kalshi_rsa_key: rsa.RSAPrivateKey, tmp_path: Path
 ) -> None:
-    (tmp_path / "kalshi-key.pem").write_bytes(private_key_pem(rsa_key, encoding="pkcs1"))
+    (tmp_path / "kalshi-key.pem").write_bytes(private_key_pem(kalshi_rsa_key, encoding="pkcs1"))
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
     env = {
         **clean,

@@ -7,7 +7,7 @@ name, value)`` byte triples; appending there is what ``__setitem__`` does for
 a name not present yet. That is a private attribute, so it is used only when a
 probe at import shows that it behaves exactly as the public API does on the
 installed httpx, and only when none of the three names is present; otherwise
-the public ``__setitem__`` runs. tests/test_httpx_headers.py pins both.
+the public ``__setitem__`` runs. tests/adapters/test_httpx_headers.py pins both.
 """
 
 from __future__ import annotations
