@@ -21,7 +21,8 @@ CORE_MODULES = [
     "_external",
     "_text",
 ]
-# The one private attribute of another library in use: pinned by tests/adapters/test_httpx_headers.py,
+# The one private attribute of another library in use: pinned by
+# tests/adapters/test_httpx_headers.py,
 # probed at import, with the public API as the fallback.
 ALLOWED_PRIVATE = {("_httpx_headers.py", "_list")}
 HTTP_LIBRARIES = {"requests", "httpx", "aiohttp", "yarl", "anyio", "websockets", "httpcore"}

@@ -20,7 +20,7 @@ from kalshi_auth._check import diagnose
 from kalshi_auth._text import printable
 from kalshi_auth.testing import KalshiTestServer, private_key_pem
 from tests.cli.test_cli import KEY_ID, assert_one_line_error, creds, run
-from tests.keys.test_key_leaks import encrypted_openssh_pem, unknown_algorithm_pkcs8
+from tests.helpers.key_corpus import encrypted_openssh_pem, unknown_algorithm_pkcs8
 
 pytestmark = pytest.mark.slow  # the command line as subprocesses
 

@@ -6,14 +6,10 @@ __cause__/__context__ chain are scanned for the key's base64."""
 
 from __future__ import annotations
 
-import base64
 import os
-import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,163 +24,12 @@ from kalshi_auth import (
 )
 from kalshi_auth._keys import load_private_key
 from kalshi_auth.testing import KalshiVerifier, private_key_pem
+from tests.helpers.key_corpus import body_of
 from tests.helpers.keyleak import leaked
 from tests.helpers.keys import signs_verifiably
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
 EM, EN = "\u2014", "\u2013"
-
-
-def body_of(pem: str) -> str:
-    return "".join(line for line in pem.splitlines() if not line.startswith("-----"))
-
-
-def one_line(pem: str) -> str:
-    return " ".join(pem.strip().splitlines())
-
-
-def encrypted_openssh_pem() -> str:
-    """An encrypted OpenSSH Ed25519 key as ssh-keygen writes it, built by hand: loading
-    it needs bcrypt for the KDF, so cryptography refuses before decrypting anything."""
-
-    def string(data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + data
-
-    public = ed25519.Ed25519PrivateKey.generate().public_key()
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    blob = (
-        b"openssh-key-v1\0"
-        + string(b"aes256-ctr")
-        + string(b"bcrypt")
-        + string(string(os.urandom(16)) + struct.pack(">I", 16))
-        + struct.pack(">I", 1)
-        + string(string(b"ssh-ed25519") + string(raw))
-        + string(os.urandom(160))
-    )
-    text = base64.b64encode(blob).decode()
-    lines = [text[i : i + 70] for i in range(0, len(text), 70)]
-    return "\n".join(
-        ["-----BEGIN OPENSSH PRIVATE KEY-----", *lines, "-----END OPENSSH PRIVATE KEY-----", ""]
-    )
-
-
-def unknown_algorithm_pkcs8() -> str:
-    # PrivateKeyInfo { version 0, AlgorithmIdentifier { OID 1.2.3.4 }, OCTET STRING }
-    der = bytes.fromhex("3010020100300506032a0304040401020304")
-    return (
-        "-----BEGIN PRIVATE KEY-----\n"
-        + base64.b64encode(der).decode()
-        + "\n-----END PRIVATE KEY-----\n"
-    )
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    source: object
-    expected: type[KalshiAuthError] | None  # None: it loads and signs
-    key: str = "rsa"  # which key's body must not leak, and which signs
-    password: str | None = None
-
-
-def corpus(kalshi_rsa_key: rsa.RSAPrivateKey, ed_key: ed25519.Ed25519PrivateKey) -> list[Case]:
-    pkcs1 = private_key_pem(kalshi_rsa_key, encoding="pkcs1").decode()
-    pkcs8 = private_key_pem(kalshi_rsa_key).decode()
-    ed = private_key_pem(ed_key).decode()
-    der = kalshi_rsa_key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    encrypted = private_key_pem(kalshi_rsa_key, password="pw").decode()
-    bad = InvalidPrivateKeyError
-    cases = []
-    for label, pem, key in (("PKCS#1", pkcs1, "rsa"), ("Ed25519", ed, "ed")):
-        cases += [
-            Case(f"{label}: em dashes, one line", one_line(pem).replace("-", EM), bad, key),
-            Case(f"{label}: em dashes", pem.replace("-----", EM * 2), bad, key),
-            Case(f"{label}: en dashes", pem.replace("-", EN), bad, key),
-            Case(f"{label}: dashes lost", pem.replace("-----", ""), bad, key),
-            # The armor is found inside whatever surrounds it: these load.
-            Case(f"{label}: smart quotes kept", f"\u201c{one_line(pem)}\u201d", None, key),
-            Case(f"{label}: .env line whole", f'KALSHI_PRIVATE_KEY="{one_line(pem)}"', None, key),
-            Case(f"{label}: export line", f"export KEY='{pem}'", None, key),
-            Case(f"{label}: first line only", pem.splitlines()[0], bad, key),
-            Case(f"{label}: END line lost", pem.rsplit("-----END", 1)[0], bad, key),
-            Case(f"{label}: cut in the middle", pem[: len(pem) // 2], bad, key),
-            Case(f"{label}: last character lost", pem.rstrip()[:-1], bad, key),
-            Case(f"{label}: body char changed", pem.replace(body_of(pem)[5], "#", 1), bad, key),
-            Case(f"{label}: nbsp one line", one_line(pem).replace(" ", "\u00a0"), bad, key),
-            Case(f"{label}: as a Path", Path(one_line(pem)), bad, key),
-            Case(f"{label}: latin-1 byte", pem.encode() + b"\xe9\n", bad, key),
-            Case(f"{label}: UTF-16, no BOM", pem.encode("utf-16-le"), bad, key),
-            Case(f"{label}: UTF-16 with BOM", pem.encode("utf-16"), None, key),
-            Case(f"{label}: bare body", body_of(pem), bad, key),
-        ]
-    cases += [
-        Case("PKCS#8 truncated by a dotenv loader", pkcs8.splitlines()[0] + "\n", bad),
-        Case("PKCS#8 body cut to 100 chars", pkcs8[:100] + "\n-----END PRIVATE KEY-----", bad),
-        Case("DER truncated", der[: len(der) // 2], bad),
-        Case("DER with junk", der[:40] + b"\x00" * 40, bad),
-        Case("encrypted, no password", encrypted, PrivateKeyPasswordError),
-        Case("encrypted, wrong password", encrypted, PrivateKeyPasswordError, password="no"),
-        Case("not encrypted, password given", pkcs1, PrivateKeyPasswordError, password="pw"),
-        Case("encrypted OpenSSH (bcrypt absent)", encrypted_openssh_pem(), bad),
-        Case("PKCS#8 of an unknown algorithm", unknown_algorithm_pkcs8(), bad),
-        Case("key id where the key goes", KEY_ID, bad),
-        Case("placeholder", "<your private key>", bad),
-        Case("a short string", "abc", bad),
-        Case("NUL in a path string", "/tmp/kalshi\x00key.pem", bad),
-        Case("NUL in a Path", Path("/tmp/kalshi\x00key.pem"), bad),
-        Case("missing file", Path("/nonexistent/kalshi-key.pem"), bad),
-    ]
-    return cases
-
-
-def test_corpus_is_large(
-    kalshi_rsa_key: rsa.RSAPrivateKey, kalshi_ed25519_key: ed25519.Ed25519PrivateKey
-) -> None:
-    assert len(corpus(kalshi_rsa_key, kalshi_ed25519_key)) >= 40
-
-
-def test_every_case_loads_or_raises_its_typed_error_and_never_leaks(
-    kalshi_rsa_key: rsa.RSAPrivateKey, kalshi_ed25519_key: ed25519.Ed25519PrivateKey
-) -> None:
-    keys = {"rsa": kalshi_rsa_key, "ed": kalshi_ed25519_key}
-    bodies = [
-        body_of(private_key_pem(kalshi_rsa_key, encoding="pkcs1").decode()),
-        body_of(private_key_pem(kalshi_rsa_key).decode()),
-        body_of(private_key_pem(kalshi_ed25519_key).decode()),
-        base64.b64encode(
-            kalshi_rsa_key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        ).decode(),
-    ]
-    failures = []
-    for case in corpus(kalshi_rsa_key, kalshi_ed25519_key):
-        try:
-            auth = KalshiAuth(KEY_ID, case.source, password=case.password)  # type: ignore[arg-type]
-        except KalshiAuthError as exc:
-            if case.expected is None or not isinstance(exc, case.expected):
-                failures.append(f"{case.name}: {type(exc).__name__}: {exc}")
-            if leaked(exc, bodies):
-                failures.append(f"{case.name}: key material in what the error shows")
-            if exc.__cause__ is not None or exc.__context__ is not None:
-                failures.append(f"{case.name}: chained {exc.__context__!r}")
-            if len(str(exc)) > 600:
-                failures.append(f"{case.name}: a {len(str(exc))}-character message")
-            continue
-        except Exception as exc:
-            failures.append(f"{case.name}: untyped {type(exc).__name__}")
-            continue
-        if case.expected is not None:
-            failures.append(f"{case.name}: loaded, expected {case.expected.__name__}")
-        elif not signs_verifiably(auth, keys[case.key]):
-            failures.append(f"{case.name}: loaded a key that does not verify")
-    assert not failures, "\n".join(failures)
 
 
 def test_key_id_in_the_key_position_and_back(kalshi_rsa_key: rsa.RSAPrivateKey) -> None:
