@@ -25,7 +25,7 @@ from ._env import ENV_PASSWORD
 from ._errors import KalshiAuthError
 from ._inspect import inspect_key
 from ._keygen import DEFAULT_KEY_FILE, run_keygen
-from ._keys import MAX_KEY_BYTES, read_key_file
+from ._keys import MAX_KEY_BYTES, is_backend_panic, read_key_file
 from ._scope import origin_of
 from ._serve import run_serve
 from ._text import printable
@@ -271,19 +271,24 @@ def _check_target(url: str) -> None:
 
 def _inspect(path: str) -> int:
     if path == "-":
-        data, name = sys.stdin.buffer.read(MAX_KEY_BYTES + 1), "KEY_FILE"
+        data = sys.stdin.buffer.read(MAX_KEY_BYTES + 1)
         if len(data) > MAX_KEY_BYTES:
             raise _UsageError(f"standard input holds more than {MAX_KEY_BYTES} bytes: not a key")
     else:
         try:
-            data, name = read_key_file(Path(path)), path
+            data = read_key_file(Path(path))
         except KalshiAuthError as exc:
             raise _UsageError(f"cannot read the key file: {exc}") from None
+    report, failure = None, "an unexpected error"
     try:
-        report = inspect_key(data, password=os.environ.get(ENV_PASSWORD) or None, name=name)
+        report = inspect_key(data, password=os.environ.get(ENV_PASSWORD) or None, name=path)
     except Exception as exc:  # whatever the file holds, a one-line answer, never a traceback
-        raise _UsageError(
-            f"cannot inspect the file ({type(exc).__name__}); kalshi-auth cannot read it"
-        ) from None
+        failure = type(exc).__name__
+    except BaseException as exc:  # a Rust panic (pyo3's PanicException); interrupts pass
+        if not is_backend_panic(exc):
+            raise
+        failure = "a crash in the cryptography library"
+    if report is None:  # raised here, outside the handlers: nothing chained
+        raise _UsageError(f"cannot inspect the file ({failure}); kalshi-auth cannot read it")
     print("\n".join(report.lines()))
     return EXIT_OK if report.usable else EXIT_REJECTED

@@ -23,6 +23,7 @@ from collections.abc import MutableMapping
 from ._clock import ServerClock, declared_small, is_timestamp_expired
 from ._credentials import Credentials
 from ._errors import ConfigurationError, InvalidKeyIdError
+from ._keys import has_key_file_name, path_shown
 from ._scope import HostScope, Origin
 from ._signing import (
     KEY_HEADER,
@@ -222,6 +223,13 @@ def checked_key_id(key_id: object) -> str:
             "key_id looks like a private key, not a key id; call KalshiAuth(key_id, private_key) "
             "with the key id first"
         )
+    if _looks_like_a_path(key_id):
+        shown = path_shown(key_id) or f"a {len(key_id)}-character string"
+        raise InvalidKeyIdError(
+            f"key_id looks like the path of a key file ({shown}), not a key id: the arguments "
+            "look swapped; call KalshiAuth(key_id, private_key) with the key id first (the "
+            "UUID shown in Kalshi's web UI), then the private key or the path of its file"
+        )
     bad = next((c for c in key_id if c not in _KEY_ID_CHARS), None)
     if bad is None:
         return key_id
@@ -232,6 +240,20 @@ def checked_key_id(key_id: object) -> str:
         "control characters (a trailing newline or quotes from a file or .env are the usual "
         "cause)"
     )
+
+
+_UUID_CHARS = frozenset("0123456789abcdefABCDEF-")
+
+
+def _looks_like_a_path(key_id: str) -> bool:
+    """Whether `key_id` is a key file's path: it ends as a key file's name does (``.pem``,
+    ``.key``...), or holds a / or \\ around anything but a UUID's hex digits and dashes
+    (a UUID with one character mistyped is a key id still)."""
+    if has_key_file_name(key_id):
+        return True
+    if "/" not in key_id and "\\" not in key_id:
+        return False
+    return not _UUID_CHARS.issuperset(key_id.replace("/", "").replace("\\", ""))
 
 
 # RFC 9110's token characters: the methods HTTP can carry (GET, M-SEARCH, PROPFIND...).

@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from ._errors import KalshiAuthError, PrivateKeyPasswordError
 from ._keycost import cap_fix
-from ._keys import OPENSSH_TO_PKCS8, is_backend_panic, key_kind, load_private_key, open_private_key
+from ._keys import OPENSSH_TO_PKCS8, is_backend_panic, key_kind, load_key_file, open_private_key
 from ._pem import pem_label
+from ._text import printable
 
 __all__ = ["KeyReport", "inspect_key", "public_key_fingerprint"]
 
@@ -79,8 +80,11 @@ def public_key_fingerprint(public: PublicKeyTypes) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
-def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") -> KeyReport:
-    """Describe the key in `data` (the bytes of a key file); `name` is used in fix commands."""
+def inspect_key(data: bytes, *, password: str | None, name: str | None = None) -> KeyReport:
+    """Describe the key in `data`, the bytes of a key file named `name` (``-``: standard
+    input). A problem names the file and its size and says what it holds (empty, text
+    without a -----BEGIN line, a public key, binary...), never any of its content; fix
+    commands name the file (``KEY_FILE`` when it has no name)."""
     text = data.decode("utf-8", "replace")
     label = pem_label(text)
     report = KeyReport(encoding=_encoding_of(data, text, label))
@@ -89,13 +93,16 @@ def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") ->
             "the text holds literal \\n sequences (as a .env file stores it); "
             "kalshi-auth repairs this, other tools may not"
         )
+    where = _file_words(name, len(data))
+    command_name = "KEY_FILE" if name in (None, "-") else shlex.quote(str(name))
     try:
-        key = load_private_key(data, password=password)
+        key = load_key_file(data, password=password, where=where)
     except PrivateKeyPasswordError as exc:
         report.problem = str(exc)
+        # Read from after the file's name, which may hold any word.
         report.fix = (
             "set KALSHI_PRIVATE_KEY_PASSWORD to the key's password"
-            if "encrypted" in str(exc) and "not encrypted" not in str(exc)
+            if str(exc).startswith(f"{where} is encrypted;")
             else "check KALSHI_PRIVATE_KEY_PASSWORD"
         )
         return report
@@ -103,7 +110,7 @@ def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") ->
         report.problem = str(exc)
         _describe_unusable(report, data, label, password)
         if report.fix:
-            report.fix = report.fix.replace("KEY_FILE", shlex.quote(name))
+            report.fix = report.fix.replace("KEY_FILE", command_name)
         return report
     report.usable = True
     report.key_type = f"{key_kind(key)} private key"
@@ -111,9 +118,19 @@ def inspect_key(data: bytes, *, password: str | None, name: str = "KEY_FILE") ->
     if label == "OPENSSH PRIVATE KEY":
         report.notes.append(
             "kalshi-auth reads OpenSSH keys; for tools that need PKCS#8 PEM (Kalshi's own "
-            f"SDKs, openssl), convert it: {OPENSSH_TO_PKCS8.replace('KEY_FILE', shlex.quote(name))}"
+            f"SDKs, openssl), convert it: {OPENSSH_TO_PKCS8.replace('KEY_FILE', command_name)}"
         )
     return report
+
+
+def _file_words(name: str | None, size: int) -> str:
+    """How a problem names the file inspected: by its name (it exists: a file, not key
+    text), control characters shown as ``?``, and its size."""
+    if name == "-":
+        return f"standard input ({size} bytes)"
+    if name is None:
+        return f"key file ({size} bytes)"
+    return f"key file {printable(name, 260)!r} ({size} bytes)"
 
 
 def _encoding_of(data: bytes, text: str, label: str | None) -> str:

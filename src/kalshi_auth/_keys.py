@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import string
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -29,16 +30,21 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ._errors import InvalidPrivateKeyError, PrivateKeyPasswordError
 from ._keycost import MAX_MODULUS_BITS, check_der, check_openssh, modulus_refusal
-from ._pem import Armor, begin_lines, end_line, is_base64, split_legacy_headers, unmangle
+from ._pem import Armor, BeginLine, begin_lines, end_line, is_base64, split_legacy_headers, unmangle
+from ._text import printable
 
 __all__ = [
+    "KEY_FILE_SUFFIXES",
     "MAX_KEY_BYTES",
     "OPENSSH_TO_PKCS8",
     "PrivateKey",
+    "has_key_file_name",
     "is_backend_panic",
     "key_kind",
+    "load_key_file",
     "load_private_key",
     "open_private_key",
+    "path_shown",
     "read_key_file",
 ]
 
@@ -52,6 +58,18 @@ MIN_RSA_BITS = 2048
 MAX_KEY_BYTES = 64 * 1024
 _MAX_PATH_CHARS = 4096
 _BASE64_TEXT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\n")
+# What a file's name ends with when it holds a key (or its public half, or a .env file).
+KEY_FILE_SUFFIXES = (
+    ".pem", ".key", ".txt", ".p8", ".der", ".pk8", ".pkcs8", ".pub", ".env", ".crt", ".cer",
+    ".priv", ".private", ".rsa", ".asc", ".json", ".p12", ".pfx", ".ppk",
+)  # fmt: skip
+_SSH_KEY_NAMES = frozenset({"id_rsa", "id_ed25519", "id_ecdsa", "id_dsa"})
+# The rule of `path_shown`: the longest path named, and what a run of key text looks like.
+_MAX_SHOWN_PATH = 260
+_RUN_CHARS = frozenset(string.ascii_letters + string.digits + "+=")
+_KEY_RUN = 16  # the size of the fragments tests/helpers/keyleak.py looks for
+_KEY_STARTS = ("MI", "MC")  # base64 DER of an RSA key (MII...) and an Ed25519 key (MC4C...)
+_MIN_KEY_START_RUN = 4
 
 _OPENSSH = "OPENSSH PRIVATE KEY"
 _ENCRYPTED = "ENCRYPTED PRIVATE KEY"
@@ -115,10 +133,67 @@ def load_private_key(source: object, *, password: str | bytes | None = None) -> 
         )
     if _looks_like_path(source):
         path = Path(os.path.expanduser(source))
-        if _exists(path):
-            where = f"private key file {source!r}"
+        # Missing, a file's path is still named: read_key_file says what is wrong with it.
+        if _exists(path) or _names_a_file(source):
+            where = f"private key file {_quoted(source)}"
             return _check_key(_load_bytes(read_key_file(path), pw, where=where), where=where)
-    return _check_key(_load_text(source, pw, where="private key"))
+    if _is_uuid(source.strip()):
+        size = f"{len(source)}-character " + ("UUID" if len(source) == 36 else "string: a UUID")
+        raise InvalidPrivateKeyError(
+            f"private key looks like a key id, not a key: got a {size}. The arguments may be "
+            "swapped: call KalshiAuth(key_id, private_key) with the key id first, then the "
+            "PEM text of the private key or the path of its file"
+        )
+    return _check_key(_load_text(source, pw, where="private key", typed=True))
+
+
+def load_key_file(data: bytes, *, password: str | bytes | None, where: str) -> PrivateKey:
+    """The RSA or Ed25519 key in `data`, the bytes of a key file, as `load_private_key`
+    reads them; its errors call the file `where` (inspect-key: its name and size)."""
+    pw = _password_bytes(password)
+    return _check_key(_load_bytes(data, pw, where=where), where=where)
+
+
+def path_shown(text: str) -> str | None:
+    """How an error may name `text`, a path given or typed: its repr, with control
+    characters shown as ``?`` (`printable`); or None if `text` could be key material,
+    which is described (its length, what it lacks) and never quoted.
+
+    `text` could be key material, and is never named, when it
+      - is longer than 260 characters, spans lines, or holds ``-----`` (PEM armor);
+      - is made of base64 characters only (letters, digits, ``+ / =``, spaces and tabs),
+        as ``keys/prod`` or ``/home/alice/kalshi`` are;
+      - holds a run of 16 or more letters, digits, ``+`` or ``=`` (a run ends at any other
+        character: ``/ \\ . - _ ~`` or a space), the length of the fragments the leak
+        tests look for; or
+      - holds a run of 4 or more that starts as a base64 RSA or Ed25519 key does (``MI``,
+        ``MC``).
+    What is left is one short line, cut into short words by characters base64 does not
+    use, at least one of them: ``kalshi-key.pem``, ``~/keys/kalshi_prod.pem``,
+    ``C:\\keys\\kalshi.txt``. Key text passes only if a / falls within every 16 of its
+    characters and something no key holds (``.pem``) was added to it.
+    """
+    if len(text) > _MAX_SHOWN_PATH or "\n" in text or "\r" in text or "-----" in text:
+        return None
+    if _BASE64_TEXT.issuperset(text):
+        return None
+    start = 0
+    for end, c in enumerate(text + "\0"):
+        if c in _RUN_CHARS:
+            continue
+        size = end - start
+        if size >= _KEY_RUN or (size >= _MIN_KEY_START_RUN and text.startswith(_KEY_STARTS, start)):
+            return None
+        start = end + 1
+    return repr(printable(text, _MAX_SHOWN_PATH))
+
+
+def has_key_file_name(text: str) -> bool:
+    """Whether `text` ends as the name of a key file does: ``.pem``, ``.key``, ``.txt``...
+    (`KEY_FILE_SUFFIXES`, any case), or ssh-keygen's ``id_rsa`` and ``id_ed25519``."""
+    lower = text.lower()
+    name = lower.replace("\\", "/").rpartition("/")[2]
+    return lower.endswith(KEY_FILE_SUFFIXES) or name in _SSH_KEY_NAMES
 
 
 def open_private_key(data: bytes, *, password: str | bytes | None) -> PrivateKeyTypes:
@@ -154,14 +229,15 @@ def key_kind(key: object) -> str:
 def read_key_file(path: Path) -> bytes:
     """The bytes of a regular file of at most `MAX_KEY_BYTES`; FIFOs and devices refused.
 
-    The path is quoted in an error only once it is known to exist.
+    An error names the path if it exists, or else if it can only be a path (`path_shown`),
+    and a relative path with the current directory it was looked up from.
     """
     problem = _unreadable(path)
     if problem is None:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
-            problem = f"private key file {str(path)!r} cannot be opened: {exc.strerror}"
+            problem = f"{_existing(path)} cannot be opened: {exc.strerror}{_relative(path)}"
         else:
             with os.fdopen(fd, "rb") as file:
                 if stat.S_ISREG(os.fstat(fd).st_mode):
@@ -176,31 +252,86 @@ def _unreadable(path: Path) -> str | None:
     """Why `path` cannot be a key file, judged from its metadata; None if it may be."""
     try:
         info = path.stat()
-    except FileNotFoundError:
-        return (
-            "private key file does not exist: no file at the path given "
-            f"({len(str(path))} characters; a relative path is resolved from the current "
-            f"directory, {os.getcwd()!r}); check the path"
-        )
+    except (FileNotFoundError, NotADirectoryError):
+        return _missing(path)
     except PermissionError:
-        return f"private key file {str(path)!r} is not readable by this user; fix its permissions"
+        shown = path_shown(str(path)) or f"(a {len(str(path))}-character path)"
+        return (
+            f"private key file {shown} is not readable by this user{_relative(path)}; fix its "
+            "permissions, or those of the folders above it"
+        )
     except (OSError, ValueError):  # a name too long, a NUL, a loop of links
         return (
             f"private key path ({len(str(path))} characters) cannot be looked up: it is too "
             "long or holds a NUL or other invalid character; check the path"
         )
     if stat.S_ISDIR(info.st_mode):
-        return f"private key path {str(path)!r} is a directory; name the key file inside it"
+        return (
+            f"private key path {_quoted(str(path))} is a directory{_relative(path)}; name the "
+            "key file inside it"
+        )
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_KEY_BYTES:
         return _too_large_or_special(path)
     return None
 
 
+def _missing(path: Path) -> str:
+    shown = path_shown(str(path))
+    if shown is None:
+        return (
+            "private key file does not exist: no file at the path given "
+            f"({len(str(path))} characters, not shown: it could be key text; a relative "
+            f"path is resolved from the current directory, {_cwd()}); check the path"
+        )
+    return f"private key file {shown} does not exist{_relative(path)}; check the path"
+
+
 def _too_large_or_special(path: Path) -> str:
     return (
-        f"private key file {str(path)!r} is not a regular file of at most {MAX_KEY_BYTES} "
+        f"{_existing(path)} is not a regular file of at most {MAX_KEY_BYTES} "
         "bytes (a FIFO, device, socket, or a file too large to be a key); pass the key "
         "file Kalshi gave you"
+    )
+
+
+def _existing(path: Path) -> str:
+    """A path that exists, named: what exists is a file, not key text."""
+    return f"private key file {_quoted(str(path))}"
+
+
+def _quoted(text: str) -> str:
+    return repr(printable(text, _MAX_SHOWN_PATH))
+
+
+def _relative(path: Path) -> str:
+    """For a relative `path`, the directory it was looked up from; else nothing."""
+    if path.is_absolute():
+        return ""
+    return f" (relative to the current directory, {_cwd()})"
+
+
+def _cwd() -> str:
+    try:
+        return _quoted(os.getcwd())
+    except OSError:  # the directory was removed under the process
+        return "which no longer exists"
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether `text` can only be the path of a file: it has a path's marks (a key file's
+    name, a / or \\, a leading ~) and could not be key material (`path_shown`)."""
+    return _path_marked(text) and path_shown(text) is not None
+
+
+def _path_marked(text: str) -> bool:
+    return has_key_file_name(text) or "/" in text or "\\" in text or text.startswith("~")
+
+
+def _is_uuid(text: str) -> bool:
+    """Whether `text` is a UUID, as a Kalshi key id is: 8-4-4-4-12 hexadecimal digits."""
+    parts = text.split("-")
+    return [len(part) for part in parts] == [8, 4, 4, 4, 12] and all(
+        c in string.hexdigits for part in parts for c in part
     )
 
 
@@ -258,10 +389,11 @@ def _load_bytes(
     if text is None:
         raise InvalidPrivateKeyError(
             f"{where} is neither PEM text nor DER: {len(data)} bytes that are not UTF-8 or "
-            "UTF-16 text; expected a text file that starts with "
+            "UTF-16 text (binary data); expected a text file that starts with "
             "-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----"
         )
-    return _load_text(text, password, where=where, labels=labels)
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    return _load_text(text, password, where=where, labels=labels, utf16=utf16)
 
 
 def _decode_text(data: bytes) -> str | None:
@@ -300,10 +432,22 @@ def _load_text(
     *,
     where: str,
     labels: tuple[str, ...] = _PRIVATE_LABELS,
+    typed: bool = False,
+    utf16: bool = False,
 ) -> PrivateKeyTypes:
+    """The key in `text`: a str given as the key (`typed`: it might have been a path) or
+    the bytes of a file decoded (`utf16`: from UTF-16), which a message describes so."""
     if len(text) > MAX_KEY_BYTES:
         raise InvalidPrivateKeyError(_too_long(where, len(text), "characters"))
-    armor = _parse_armor(text, where, labels)
+    cleaned = unmangle(text)
+    blocks = begin_lines(cleaned)
+    if not blocks:
+        raise InvalidPrivateKeyError(
+            _no_armor_message(cleaned, where)
+            if typed
+            else _no_armor_in_file(text, cleaned, where, "UTF-16 text" if utf16 else "text")
+        )
+    armor = _parse_armor(cleaned, blocks, where, labels)
     if armor.encrypted and password is None:
         raise _password_error(where, encrypted=True)
     if not armor.encrypted and password is not None:
@@ -417,11 +561,11 @@ def _validated(key: PrivateKeyTypes, where: str) -> PrivateKeyTypes:
     return checked
 
 
-def _parse_armor(text: str, where: str, labels: tuple[str, ...]) -> Armor:
-    cleaned = unmangle(text)
-    blocks = begin_lines(cleaned)
-    if not blocks:
-        raise InvalidPrivateKeyError(_no_armor_message(cleaned, where))
+def _parse_armor(
+    cleaned: str, blocks: list[BeginLine], where: str, labels: tuple[str, ...]
+) -> Armor:
+    """The first private key block of `cleaned` (text `unmangle` repaired), whose
+    -----BEGIN lines are `blocks` (one at least)."""
     private = [b for b in blocks if b.label in labels]
     if not private:
         label = blocks[0].label
@@ -453,6 +597,48 @@ def _parse_armor(text: str, where: str, labels: tuple[str, ...]) -> Armor:
 
 
 def _no_armor_message(text: str, where: str) -> str:
+    """What a str given as the key is, when it has no -----BEGIN line and names no file:
+    described by its length, and where a path would have been looked for."""
+    known = _known_without_armor(text, where)
+    if known is not None:
+        return known
+    dashes = "" if "-" * 5 in text else "; if it is a key, its dashes may have been changed"
+    hidden = ""
+    if _path_marked(text):  # a path's marks, but it could be key text: described only
+        hidden = (
+            " (not shown: it could be key text; if it is a path, no file is there: a relative "
+            f"path is resolved from the current directory, {_cwd()})"
+        )
+    return (
+        f"{where} is neither PEM text nor the path of an existing file: got a "
+        f"{len(text)}-character string{hidden} with no -----BEGIN ...----- line. Pass the key "
+        "file Kalshi gave you, starting with -----BEGIN RSA PRIVATE KEY----- or "
+        f"-----BEGIN PRIVATE KEY-----, or the path of that file{dashes} (an editor may "
+        "turn ----- into a long dash)"
+    )
+
+
+def _no_armor_in_file(text: str, cleaned: str, where: str, kind: str) -> str:
+    """What the bytes of a file (or bytes given as the key) hold, decoded as `text` and
+    repaired as `cleaned`, when they have no -----BEGIN line: empty, binary, or `kind` of
+    text; never any of it."""
+    known = _known_without_armor(cleaned, where)
+    if known is not None:
+        return known
+    expected = (
+        "a key file is text that starts with -----BEGIN RSA PRIVATE KEY----- or "
+        "-----BEGIN PRIVATE KEY-----: pass the private key file Kalshi gave you"
+    )
+    if not text.strip():
+        return f"{where} is empty{' (whitespace only)' if text else ''}; {expected}"
+    if any(not c.isprintable() and c not in "\t\n\r\f\v\ufeff" for c in text):
+        return f"{where} is binary data (it holds control characters), not PEM text; {expected}"
+    dashes = "" if "-" * 5 in cleaned else " (if it is a key, its dashes may have been changed)"
+    return f"{where} is {kind} with no -----BEGIN ...----- line, not PEM{dashes}; {expected}"
+
+
+def _known_without_armor(text: str, where: str) -> str | None:
+    """The message for key text that lost its armor, or is a public key; else None."""
     if text.startswith(("ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-")):
         return f"{where} is an OpenSSH public key; pass the private key Kalshi gave you"
     if len(text) >= 100 and _BASE64_TEXT.issuperset(text):
@@ -461,14 +647,7 @@ def _no_armor_message(text: str, where: str) -> str:
             "-----BEGIN RSA PRIVATE KEY----- (or -----BEGIN PRIVATE KEY-----) line before it "
             "and the matching -----END ...----- line after it"
         )
-    dashes = "" if "-" * 5 in text else "; if it is a key, its dashes may have been changed"
-    return (
-        f"{where} is neither PEM text nor the path of an existing file: got a "
-        f"{len(text)}-character string with no -----BEGIN ...----- line. Pass the key file "
-        "Kalshi gave you, starting with -----BEGIN RSA PRIVATE KEY----- or "
-        f"-----BEGIN PRIVATE KEY-----, or the path of that file{dashes} (an editor may "
-        "turn ----- into a long dash)"
-    )
+    return None
 
 
 def _too_long(where: str, size: int, unit: str) -> str:
