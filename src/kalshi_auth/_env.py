@@ -14,6 +14,7 @@ from ._errors import (
     KalshiAuthError,
     PrivateKeyPasswordError,
 )
+from ._keys import path_shown
 from ._text import printable
 
 __all__ = [
@@ -87,10 +88,20 @@ def blame_variable(error: KalshiAuthError, credentials: EnvCredentials) -> Kalsh
         return PrivateKeyPasswordError(f"{variable}: {_password_advice(str(error), credentials)}")
     path = credentials.private_key
     if isinstance(path, Path) and not _exists(path):
-        # The variable holds a path, never key text: naming it gives nothing away.
+        # Named only when it can only be a path: the PEM text set in the _PATH variable
+        # by mistake must never be quoted back.
+        shown = path_shown(str(path))
+        what = (
+            f"no file at {shown}"
+            if shown
+            else (
+                f"no file at the {len(str(path))}-character value (not shown: it could be key "
+                f"text; put PEM text in {ENV_PRIVATE_KEY}, a file's path in {ENV_PRIVATE_KEY_PATH})"
+            )
+        )
         return type(error)(
-            f"{variable}: no file at {printable(str(path), 300)!r} (a relative path is read "
-            f"from the current directory, {printable(os.getcwd(), 300)!r}); check the path"
+            f"{variable}: {what} (a relative path is read from the current directory, "
+            f"{printable(os.getcwd(), 300)!r}); check the path"
         )
     return type(error)(f"{variable}: {error}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kalshi_auth import (
     ConfigurationError,
@@ -12,6 +13,7 @@ from kalshi_auth import (
     KalshiAuth,
     PrivateKeyPasswordError,
 )
+from kalshi_auth.testing import private_key_pem
 from tests.helpers.keys import PASSWORD, Credential, assert_no_key_material, signs_verifiably
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
@@ -96,3 +98,20 @@ def test_key_errors_name_the_variable(credentials: dict[str, Credential]) -> Non
     truncated = {"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY": credential.pem.decode()[:40]}
     with pytest.raises(InvalidPrivateKeyError, match=r"^KALSHI_PRIVATE_KEY: .*truncated"):
         KalshiAuth.from_env(truncated)
+
+
+@pytest.mark.parametrize("escaped", [False, True])
+def test_pem_text_in_the_path_variable_is_never_quoted(
+    kalshi_ed25519_key: ed25519.Ed25519PrivateKey, escaped: bool
+) -> None:
+    # An Ed25519 PEM is ~120 characters: quoted, the whole key would be in the message.
+    pem = private_key_pem(kalshi_ed25519_key).decode()
+    value = pem.replace("\n", "\\n") if escaped else pem
+    env = {"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY_PATH": value}
+    with pytest.raises(InvalidPrivateKeyError) as caught:
+        KalshiAuth.from_env(env)
+    message = str(caught.value)
+    assert message.startswith("KALSHI_PRIVATE_KEY_PATH: ")
+    assert "KALSHI_PRIVATE_KEY," in message  # where PEM text belongs
+    assert_no_key_material(message, private_key_pem(kalshi_ed25519_key))
+    assert "BEGIN" not in message
