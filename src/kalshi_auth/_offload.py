@@ -47,16 +47,42 @@ class SigningThreads:
         self._idle = 0  # of those, waiting for a job
 
     def submit(self, job: Callable[[], Headers]) -> Future[Headers]:
-        """Queue `job`; its future. Cancel the future to drop a job that has not started."""
+        """Queue `job`; its future. Cancelling the future drops a job that has not started,
+        at once: a hung signer's timed-out requests do not pile up behind it."""
         future: Future[Headers] = Future()
+        entry = (future, job)
+        future.add_done_callback(self._drop_if_cancelled)
         with self._lock:
-            self._jobs.append((future, job))
+            self._jobs.append(entry)
             if self._idle:
                 self._wake.notify()
-            if len(self._jobs) > self._idle and self._started < self.limit:
-                self._started += 1
+            if len(self._jobs) <= self._idle or self._started >= self.limit:
+                return future
+            self._started += 1
+            failure: BaseException | None = None
+            try:
                 threading.Thread(target=self._work, name=self.name, daemon=True).start()
+            except BaseException as exc:  # no thread to be had (RLIMIT_NPROC, memory): undo
+                self._started -= 1
+                self._jobs.remove(entry)
+                failure = exc
+        if failure is not None:  # outside the lock: the future's callbacks run here
+            future.cancel()
+            raise failure
         return future
+
+    def queued(self) -> int:
+        """How many jobs wait for a thread."""
+        with self._lock:
+            return len(self._jobs)
+
+    def _drop_if_cancelled(self, future: Future[Headers]) -> None:
+        if future.cancelled():
+            with self._lock:
+                for entry in self._jobs:
+                    if entry[0] is future:
+                        self._jobs.remove(entry)
+                        break
 
     def _work(self) -> None:
         while True:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kalshi_auth import ConfigurationError, KalshiAuth, SignerError
+from kalshi_auth._offload import SigningThreads
 from kalshi_auth.aiohttp import KalshiAuthMiddleware
 from kalshi_auth.testing import KalshiTestServer, KalshiVerifier, generate_rsa_key
 from kalshi_auth.websockets import connect
@@ -382,3 +383,61 @@ def test_requests_session_with_a_hung_signer_keeps_serving_other_auths(
             worker.join(timeout=30)
         hung.release.set()
     assert len(errors) == 10
+
+
+# --- the threads themselves ------------------------------------------------------------------
+
+
+def test_a_thread_that_cannot_start_strands_no_later_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads = SigningThreads(1, "kalshi-auth-sign")
+    real_start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        threads.submit(lambda: {"n": "1"})
+    assert threads.queued() == 0  # the job went with its failure
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    assert threads.submit(lambda: {"n": "2"}).result(timeout=10) == {"n": "2"}
+
+
+def test_timed_out_requests_leave_the_queue_of_a_hung_signer(
+    kalshi_rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    signer = RecordingSigner(kalshi_rsa_key)
+    signer.hang = True
+    auth = KalshiAuth(KEY_ID, signer, signer_timeout=0.05)
+    try:
+        for _ in range(40):  # 8 hang on the threads; the other 32 wait, then time out
+            with pytest.raises(SignerError):
+                auth.headers("GET", "/trade-api/v2/portfolio/balance")
+        assert auth.core.credentials.threads.queued() == 0
+    finally:
+        signer.release.set()
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_async_request_leaves_the_queue(
+    kalshi_rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    signer = RecordingSigner(kalshi_rsa_key)
+    signer.hang = True
+    auth = KalshiAuth(KEY_ID, signer)
+    try:
+        tasks = [
+            asyncio.ensure_future(auth.core.headers_for_async("127.0.0.1", "GET", "/x"))
+            for _ in range(12)
+        ]
+        while signer.running < 8:
+            await asyncio.sleep(0.005)
+        assert auth.core.credentials.threads.queued() == 4
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert auth.core.credentials.threads.queued() == 0
+    finally:
+        signer.release.set()
