@@ -72,13 +72,12 @@ class connect(websockets_connect):  # noqa: N801 - named as the websockets funct
         """The caller's headers and, when this attempt's origin allows, the signed three.
 
         websockets reads this at every attempt, redirect hops included, right after
-        opening the connection, for which `_presign` has signed.
+        opening the connection, for which `_presign` has signed; it also reads it while
+        handling a redirect. Never signed here, on the event loop: headers signed for
+        another URI, or none yet, are simply not sent.
         """
-        presigned, self._presigned = self._presigned, None
-        signed = presigned[1] if presigned and presigned[0] == self.uri else None
-        if signed is None:  # a websockets version that opens connections another way
-            signed = {}
-            self.auth.core.sign_hop(signed, *self._hop(self.uri))
+        presigned = self._presigned
+        signed = presigned[1] if presigned is not None and presigned[0] == self.uri else {}
         headers = Headers(self._user_headers) if self._user_headers is not None else Headers()
         strip_access_headers(headers)  # the user's stale copies never go out
         headers.update(signed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -235,7 +236,14 @@ async def test_kalshis_websocket_hosts_are_signed_for_get_and_their_path(
     kalshi_rsa_key: rsa.RSAPrivateKey, url: str, path: str
 ) -> None:
     auth = KalshiAuth(KEY_ID, kalshi_rsa_key)
-    headers = dict(connect(url, auth).additional_headers.raw_items())  # no network: one attempt
+    with socket.socket() as closed:  # a port where nothing listens: the attempt fails fast
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    attempt = connect(url, auth, host="127.0.0.1", port=port)
+    opens = getattr(attempt, "open_tcp_connection", None) or attempt.create_connection
+    with pytest.raises(ConnectionRefusedError):
+        await opens()  # signs the attempt for `url`, then finds no server
+    headers = dict(attempt.additional_headers.raw_items())
     verifier = KalshiVerifier()
     verifier.register(KEY_ID, kalshi_rsa_key)
     verdict = verifier.verify("GET", path, headers)

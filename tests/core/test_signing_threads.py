@@ -17,6 +17,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from websockets.exceptions import InvalidStatus
 
 from kalshi_auth import ConfigurationError, KalshiAuth, SignerError
 from kalshi_auth._offload import SigningThreads
@@ -441,3 +442,24 @@ async def test_a_cancelled_async_request_leaves_the_queue(
         assert auth.core.credentials.threads.queued() == 0
     finally:
         signer.release.set()
+
+
+@pytest.mark.anyio
+async def test_a_cross_origin_websocket_redirect_signs_nothing_on_the_loop(
+    kalshi_rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    # websockets reads the headers again while it handles a redirect: that read must not
+    # sign (on the loop) for the hop to the other origin, which gets no headers anyway.
+    verifier = KalshiVerifier()
+    verifier.register(KEY_ID, kalshi_rsa_key)
+    signer = RecordingSigner(kalshi_rsa_key)
+    auth = KalshiAuth(KEY_ID, signer)
+    async with ws_server(verifier) as a, ws_server(verifier, host="localhost") as b:
+        a.redirect = lambda path: b.url + WS_PATH if path == "/start" else None
+        with pytest.raises(InvalidStatus) as refused:  # B wants a signature it never gets
+            await connect(a.url + "/start", auth)
+        assert refused.value.response.status_code == 401
+        assert [h.verdict is not None for h in a.seen] == [True]  # A: signed
+        assert [h.verdict for h in b.seen] == [None]  # B: no KALSHI-ACCESS-* header
+    assert len(signer.threads) == 1  # the first attempt only, on the signer's thread
+    assert signer.threads[0].startswith(SIGNING_THREAD)
