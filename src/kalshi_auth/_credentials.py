@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import time
 from collections.abc import Callable
 from functools import partial
 
-import anyio.to_thread
+import anyio
 from cryptography.hazmat.primitives import serialization
 
 from ._errors import ConfigurationError, SignerError
@@ -106,8 +107,8 @@ class Credentials:
             return self.sign(job, *args)
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # trio, or another anyio backend: wait on one of its threads
-            return await anyio.to_thread.run_sync(partial(self.sign, job, *args))
+        except RuntimeError:  # trio, or another anyio backend
+            return await self.await_polled(self.threads.submit(partial(job, self, *args)))
         future = self.threads.submit(partial(job, self, *args))
         waiter = asyncio.wrap_future(future, loop=loop)  # cancelling it cancels the job
         timeout = self.signer.timeout
@@ -118,6 +119,27 @@ class Credentials:
         except asyncio.TimeoutError:
             pass
         raise self._timed_out(timeout)
+
+    async def await_polled(self, future: concurrent.futures.Future[Headers]) -> Headers:
+        """Await `future` under trio or another anyio backend, where asyncio's hand-back is
+        not available: checked every few milliseconds, so that no thread of anyio's shared
+        pool waits on a signer; cancelled with the caller, bounded by the timeout."""
+        timeout = self.signer.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.0005
+        try:
+            while not future.done():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 0.01)
+        except BaseException:  # cancelled: a job that has not started goes with it
+            future.cancel()
+            raise
+        if not future.done():
+            future.cancel()
+            raise self._timed_out(timeout or 0.0)
+        return future.result()
 
     def _timed_out(self, timeout: float) -> SignerError:
         return SignerError(

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import aiohttp
+import anyio
 import httpx
 import pytest
 import requests
@@ -463,3 +464,56 @@ async def test_a_cross_origin_websocket_redirect_signs_nothing_on_the_loop(
         assert [h.verdict for h in b.seen] == [None]  # B: no KALSHI-ACCESS-* header
     assert len(signer.threads) == 1  # the first attempt only, on the signer's thread
     assert signer.threads[0].startswith(SIGNING_THREAD)
+
+
+# --- under trio or another anyio backend: polled, cancellable, bounded ------------------------
+
+
+def signing_job(signer: RecordingSigner) -> Callable[[], dict[str, str]]:
+    def job() -> dict[str, str]:
+        signer.sign(b"message")
+        return {}
+
+    return job
+
+
+@pytest.mark.anyio
+async def test_a_polled_wait_returns_the_signature(kalshi_rsa_key: rsa.RSAPrivateKey) -> None:
+    credentials = KalshiAuth(KEY_ID, RecordingSigner(kalshi_rsa_key)).core.credentials
+    future = credentials.threads.submit(lambda: {"signed": "yes"})
+    assert await credentials.await_polled(future) == {"signed": "yes"}
+
+
+@pytest.mark.anyio
+async def test_a_polled_wait_is_cancelled_with_its_caller(
+    kalshi_rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    signer = RecordingSigner(kalshi_rsa_key)
+    signer.hang = True
+    credentials = KalshiAuth(KEY_ID, signer, signer_timeout=30).core.credentials
+    try:
+        hung = [credentials.threads.submit(signing_job(signer)) for _ in range(8)]
+        waiting = credentials.threads.submit(lambda: {"never": "run"})
+        with anyio.move_on_after(0.2) as scope:
+            await credentials.await_polled(waiting)
+        assert scope.cancelled_caught  # back at once, not after signer_timeout
+        assert waiting.cancelled()
+        assert credentials.threads.queued() == 0
+    finally:
+        signer.release.set()
+    assert all(f.result(timeout=10) == {} for f in hung)
+
+
+@pytest.mark.anyio
+async def test_a_polled_wait_times_out_with_a_signer_error(
+    kalshi_rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    signer = RecordingSigner(kalshi_rsa_key)
+    signer.hang = True
+    credentials = KalshiAuth(KEY_ID, signer, signer_timeout=0.1).core.credentials
+    try:
+        future = credentials.threads.submit(signing_job(signer))
+        with pytest.raises(SignerError, match="signer_timeout"):
+            await credentials.await_polled(future)
+    finally:
+        signer.release.set()
