@@ -19,6 +19,7 @@ from ._errors import InvalidPrivateKeyError
 
 __all__ = [
     "MAX_BCRYPT_ROUNDS",
+    "MAX_ENCRYPTED_KEY_BYTES",
     "MAX_ITERATIONS",
     "MAX_MODULUS_BITS",
     "MAX_SCRYPT_MEMORY",
@@ -49,6 +50,11 @@ MAX_SCRYPT_MEMORY = 64 * 1024 * 1024
 # cryptography checks an RSA key when it loads it: 3.2 s for an 8192-bit one, 34 s for
 # 16384 bits. A DSA or DH key's load computes g^x mod p: minutes for a p near 64 KB.
 MAX_MODULUS_BITS = 8192
+# What an encrypted key holds is seen only once cryptography has decrypted and loaded it,
+# in one call: a DSA or DH key inside could cost that g^x mod p. Its size bounds the cost:
+# an RSA-8192 key encrypted as PKCS#8 takes 4,793 bytes, and a DSA key of 5 KiB in all
+# (a p of about 13,000 bits) loads in about half a second.
+MAX_ENCRYPTED_KEY_BYTES = 5 * 1024
 
 REENCRYPT_OPENSSH = (
     "re-encrypt it with ssh-keygen's default of 16 rounds (ssh-keygen -p -a 16 -f KEY_FILE), "
@@ -176,6 +182,8 @@ def check_der(der: bytes, *, where: str, decrypting: bool) -> bool:
         _check_plain_key(fields, where)
         return True
     if fields[0].tag == _SEQUENCE:  # EncryptedPrivateKeyInfo: AlgorithmIdentifier first
+        if decrypting and len(der) > MAX_ENCRYPTED_KEY_BYTES:
+            raise InvalidPrivateKeyError(_too_large_encrypted(len(der), where))
         return not decrypting or _check_encryption(fields[0], where)
     return False
 
@@ -377,3 +385,12 @@ def _unknown(where: str, what: str) -> str:
 def _shown(value: int) -> str:
     """`value` in decimal, or its size if it is too long to print (a hostile 60 KB one)."""
     return f"{value}" if value.bit_length() <= 80 else f"a {value.bit_length()}-bit number"
+
+
+def _too_large_encrypted(size: int, where: str) -> str:
+    return (
+        f"{where} is an encrypted key of {size} bytes, over the cap of "
+        f"{MAX_ENCRYPTED_KEY_BYTES} (an RSA-8192 key, the largest accepted, takes under 5 KiB "
+        "encrypted): it is not a key Kalshi issues, and what it holds is unknown until it is "
+        "decrypted; decrypt it, or use the key file Kalshi gave you"
+    )

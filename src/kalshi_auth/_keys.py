@@ -72,6 +72,7 @@ _KEY_STARTS = ("MI", "MC")  # base64 DER of an RSA key (MII...) and an Ed25519 k
 _MIN_KEY_START_RUN = 4
 
 _OPENSSH = "OPENSSH PRIVATE KEY"
+_RSA_LABEL = "RSA PRIVATE KEY"
 _ENCRYPTED = "ENCRYPTED PRIVATE KEY"
 _PRIVATE_LABELS = ("RSA PRIVATE KEY", "PRIVATE KEY", _ENCRYPTED, _OPENSSH)
 # What `open_private_key` reads for inspect-key: also the key types Kalshi refuses.
@@ -459,6 +460,15 @@ def _load_text(
     # parse; its key comes from one MD5.
     decrypting = password is not None and armor.label == _ENCRYPTED
     legacy = bool(armor.headers) and armor.label != _ENCRYPTED
+    if legacy and armor.label != _RSA_LABEL:
+        # Legacy OpenSSL encryption hides what the block holds until cryptography has
+        # decrypted and loaded it in one call; only RSA, whose size is checked before its
+        # costly check, is let through. (Kalshi's keys are RSA or Ed25519.)
+        raise InvalidPrivateKeyError(
+            f"{where} is a {armor.label} block under legacy OpenSSL encryption (Proc-Type "
+            "headers), which kalshi-auth opens only for RSA keys; Kalshi's keys are RSA or "
+            "Ed25519: use the key file Kalshi gave you"
+        )
     readable = check_der(armor.der(), where=where, decrypting=decrypting) or legacy
     tries = [armor.label]
     # A PKCS#1 body under a PKCS#8 header (or the reverse) is a common copy-paste slip.

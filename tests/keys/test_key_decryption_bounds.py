@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import os
 import shutil
 import struct
 import subprocess
@@ -750,3 +751,62 @@ def test_fuzzed_encrypted_keys_through_inspect_key(source: bytes) -> None:
     assert isinstance(report, KeyReport)
     assert report.usable or report.problem
     assert elapsed < 2 * QUICK
+
+
+# --- what an encrypted key holds is unknown until it is decrypted: bounded by its size --------
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    size = len(value)
+    if size < 0x80:
+        return bytes([tag, size]) + value
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + value
+
+
+def _first_child(der: bytes) -> bytes:
+    """The first element inside a DER SEQUENCE, whole (tag, length and value)."""
+    start = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
+    length_byte = der[start + 1]
+    if length_byte & 0x80:
+        count = length_byte & 0x7F
+        size = int.from_bytes(der[start + 2 : start + 2 + count], "big")
+        return der[start : start + 2 + count + size]
+    return der[start : start + 2 + length_byte]
+
+
+@pytest.mark.parametrize("payload", [5_200, 20_000])
+def test_an_encrypted_key_larger_than_any_accepted_key_is_refused_before_decrypting(
+    kalshi_ed25519_key: ed25519.Ed25519PrivateKey, payload: int
+) -> None:
+    real = kalshi_ed25519_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    # The same encryption parameters around a payload no accepted key needs: what it holds
+    # (a DSA key whose load computes g^x mod p for seconds) shows only once decrypted.
+    big = _tlv(0x30, _first_child(real) + _tlv(0x04, os.urandom(payload)))
+    for source in (big, pem(big)):
+        with pytest.raises(InvalidPrivateKeyError, match="over the cap of 5120"):
+            load_private_key(source, password="pw")
+
+
+@pytest.mark.parametrize(
+    ("label", "words"),
+    [
+        ("PRIVATE KEY", "legacy OpenSSL encryption"),
+        ("DSA PRIVATE KEY", "Kalshi accepts only RSA"),
+        ("EC PRIVATE KEY", "Kalshi accepts only RSA"),
+    ],
+)
+def test_legacy_encryption_is_opened_for_rsa_keys_only(label: str, words: str) -> None:
+    body = base64.b64encode(os.urandom(3000)).decode()
+    text = (
+        f"-----BEGIN {label}-----\nProc-Type: 4,ENCRYPTED\n"
+        "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n"
+        + "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+        + f"\n-----END {label}-----\n"
+    )
+    with pytest.raises(InvalidPrivateKeyError, match=words):  # refused before decrypting
+        load_private_key(text, password="pw")
