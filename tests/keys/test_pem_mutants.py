@@ -128,6 +128,7 @@ UNMANGLED = {
     "spaces inside two quotes": ("\"'  abc  '\"", "abc"),
     "unmatched quotes stay": ("\"abc'", "\"abc'"),
     "backticks are no quotes": ("`abc`", "`abc`"),
+    "letters are no quotes": ("XabcX", "XabcX"),
     "one quote is no pair": ('"', '"'),
     "an empty pair": ('""', ""),
 }
