@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from kalshi_auth import KalshiAuth
 from kalshi_auth._clock import http_date
 from kalshi_auth.testing import KalshiVerifier, Verdict
 from kalshi_auth.websockets import connect
+from tests.helpers.ws_attempt import attempt_headers
 
 KEY_ID = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 WS_PATH = "/trade-api/ws/v2"
@@ -236,14 +236,7 @@ async def test_kalshis_websocket_hosts_are_signed_for_get_and_their_path(
     kalshi_rsa_key: rsa.RSAPrivateKey, url: str, path: str
 ) -> None:
     auth = KalshiAuth(KEY_ID, kalshi_rsa_key)
-    with socket.socket() as closed:  # a port where nothing listens: the attempt fails fast
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    attempt = connect(url, auth, host="127.0.0.1", port=port)
-    opens = getattr(attempt, "open_tcp_connection", None) or attempt.create_connection
-    with pytest.raises(ConnectionRefusedError):
-        await opens()  # signs the attempt for `url`, then finds no server
-    headers = dict(attempt.additional_headers.raw_items())
+    headers = await attempt_headers(url, auth)  # one real attempt, signed as it opens
     verifier = KalshiVerifier()
     verifier.register(KEY_ID, kalshi_rsa_key)
     verdict = verifier.verify("GET", path, headers)

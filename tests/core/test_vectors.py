@@ -9,6 +9,7 @@ the error class it raises (Akamai's ``failsWithMessage``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -25,8 +26,8 @@ import kalshi_auth._core
 from kalshi_auth import KalshiAuth
 from kalshi_auth._signing import KeySigner, signing_path, string_to_sign
 from kalshi_auth.testing import KalshiTestServer, KalshiVerifier, private_key_pem
-from kalshi_auth.websockets import connect
 from tests.helpers.clients import send
+from tests.helpers.ws_attempt import attempt_headers
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "signing.json").read_text())
 SEED_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(VECTORS["key"]["seed_hex"]))
@@ -135,7 +136,7 @@ def test_headers_and_websocket_handshakes(case: dict[str, Any], client: str) -> 
     if client == "headers":
         headers = auth.headers(case["method"], case["url"])
     else:
-        headers = dict(connect(case["url"], auth).additional_headers.raw_items())
+        headers = asyncio.run(attempt_headers(case["url"], auth))
     assert headers["KALSHI-ACCESS-TIMESTAMP"] == str(case["timestamp_ms"])
     assert headers["KALSHI-ACCESS-SIGNATURE"] == expected(case, client)["signature"]
 
