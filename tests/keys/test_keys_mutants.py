@@ -541,3 +541,21 @@ def test_big_endian_utf16_is_utf16_text() -> None:
         "private key is UTF-16 text with no -----BEGIN ...----- line, not PEM"
         f"{FILE_DASHES_HINT}; {EXPECTED_IN_FILE}"
     )
+
+
+def test_text_of_exactly_the_limit_is_read() -> None:
+    text = "-----" + "A" * (MAX_KEY_BYTES - 5)
+    assert error_of(lambda: load_private_key(text)) == no_armor(MAX_KEY_BYTES, dashes="")
+
+
+def test_a_pem_body_that_is_not_base64_or_is_empty_is_named_so() -> None:
+    damaged = "-----BEGIN RSA PRIVATE KEY-----\nQU!D\n-----END RSA PRIVATE KEY-----\n"
+    assert error_of(lambda: load_private_key(damaged)) == (
+        "private key is damaged: the text between its BEGIN and END lines is not valid "
+        "base64 (characters were changed, added or lost when it was copied); copy the "
+        "whole file Kalshi gave you again"
+    )
+    empty = "-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n"
+    assert error_of(lambda: load_private_key(empty)) == (
+        "private key is empty between its BEGIN and END lines"
+    )
