@@ -1,0 +1,58 @@
+"""The key id's and the timestamp's refusals, held to their exact words: what kind of
+character a key id holds and where, and which way a timestamp is out of range. Each test
+is one a mutant of `kalshi_auth._core` or `kalshi_auth._signing` changed the answer of
+(docs/quality.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kalshi_auth import ConfigurationError, InvalidKeyIdError
+from kalshi_auth._core import checked_key_id
+from kalshi_auth._signing import timestamp_text
+
+UUID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
+ADVICE = (
+    "; a key id is a UUID such as 'a952bcbe-ec3b-4b5b-b8f9-11dae589608c': remove whitespace, "
+    "quotes and control characters (a trailing newline or quotes from a file or .env are the "
+    "usual cause)"
+)
+
+
+@pytest.mark.parametrize(
+    ("key_id", "kind"),
+    [
+        (UUID + "\n", "a line break (a control character) at its start or end"),
+        ("\r" + UUID, "a line break (a control character) at its start or end"),
+        (" " + UUID, "whitespace at its start or end"),
+        (UUID[:8] + "\t" + UUID[8:], "whitespace inside it"),
+        ('"' + UUID + '"', "a quote at its start or end"),
+        ("`" + UUID, "a quote at its start or end"),
+        (UUID[:8] + "\x01" + UUID[8:], "a control character inside it"),
+        (UUID[:8] + "\u200b" + UUID[8:], "an invisible character inside it"),
+        (UUID[:8] + "!" + UUID[8:], "a character outside letters, digits and '-._~' inside it"),
+    ],
+    ids=["LF", "CR", "space", "tab", "double quotes", "backtick", "SOH", "ZWSP", "bang"],
+)
+def test_a_key_ids_bad_character_is_named_by_its_kind_and_place(key_id: str, kind: str) -> None:
+    with pytest.raises(InvalidKeyIdError) as caught:
+        checked_key_id(key_id)
+    assert str(caught.value) == f"key_id ({len(key_id)} characters) has {kind}{ADVICE}"
+
+
+@pytest.mark.parametrize(
+    ("timestamp_ms", "size"),
+    [(1_700_000_000, "too small"), (10**12 - 1, "too small"), (10**13, "too large")],
+)
+def test_a_timestamp_out_of_range_says_which_way(timestamp_ms: int, size: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        timestamp_text(timestamp_ms)
+    assert str(caught.value) == (
+        f"timestamp_ms is {size} to be milliseconds since the epoch (13 digits): "
+        "use int(time.time() * 1000), not time.time()"
+    )
+
+
+def test_the_smallest_and_largest_millisecond_timestamps_are_taken() -> None:
+    assert timestamp_text(10**12) == "1000000000000"
+    assert timestamp_text(10**13 - 1) == "9999999999999"
