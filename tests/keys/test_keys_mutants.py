@@ -559,3 +559,9 @@ def test_a_pem_body_that_is_not_base64_or_is_empty_is_named_so() -> None:
     assert error_of(lambda: load_private_key(empty)) == (
         "private key is empty between its BEGIN and END lines"
     )
+
+
+def test_a_str_too_long_to_be_a_file_name_is_judged_as_key_text() -> None:
+    # 300 characters: too long for one file name, so looking it up fails (ENAMETOOLONG)
+    text = "a!" * 150
+    assert error_of(lambda: load_private_key(text)) == no_armor(300)
