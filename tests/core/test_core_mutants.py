@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kalshi_auth import ConfigurationError, InvalidKeyIdError
+from kalshi_auth._clock import MAX_OFFSET_MS, ServerClock
 from kalshi_auth._core import checked_key_id
 from kalshi_auth._signing import timestamp_text
 
@@ -56,3 +57,23 @@ def test_a_timestamp_out_of_range_says_which_way(timestamp_ms: int, size: str) -
 def test_the_smallest_and_largest_millisecond_timestamps_are_taken() -> None:
     assert timestamp_text(10**12) == "1000000000000"
     assert timestamp_text(10**13 - 1) == "9999999999999"
+
+
+@pytest.mark.parametrize("offset", [1.5, True, "5", MAX_OFFSET_MS + 1, -MAX_OFFSET_MS - 1])
+def test_a_pickled_clock_offset_out_of_bounds_is_refused_in_words(offset: object) -> None:
+    clock = ServerClock(lambda: 1_700_000_000_000)
+    with pytest.raises(ConfigurationError) as caught:
+        clock.restore(offset)
+    assert str(caught.value) == (
+        "the clock offset of this pickled KalshiAuth is not whole milliseconds within "
+        "a day (24 h), which kalshi-auth never learns; create the KalshiAuth again"
+    )
+    assert clock.offset_ms == 0
+
+
+def test_a_pickled_clock_offset_of_a_day_either_way_is_taken() -> None:
+    clock = ServerClock(lambda: 1_700_000_000_000)
+    clock.restore(-MAX_OFFSET_MS)
+    assert clock.now_ms() == 1_700_000_000_000 - MAX_OFFSET_MS
+    clock.restore(MAX_OFFSET_MS)
+    assert clock.now_ms() == 1_700_000_000_000 + MAX_OFFSET_MS
