@@ -31,6 +31,9 @@ async def server() -> AsyncIterator[tuple[str, list[str]]]:
         seen.append(request.path_qs)
         if request.path == "/redirect":
             raise web.HTTPFound("/elsewhere")
+        if request.path == "/located":  # a Location header on a response that is no redirect
+            return web.Response(text="here", headers={"Location": "/elsewhere"})
+        await request.read()
         if len(seen) > 1:
             return web.Response(text="ok")
         response = web.StreamResponse(status=401, headers={"Date": formatdate(usegmt=True)})
@@ -86,3 +89,36 @@ async def test_an_untraced_redirect_is_refused_with_how_to_build_the_session(
         "that same middleware object"
     )
     assert seen == ["/redirect"]
+
+
+@pytest.mark.anyio
+async def test_a_location_header_on_a_200_is_no_redirect_even_untraced(
+    server: tuple[str, list[str]], kalshi_ed25519_key: ed25519.Ed25519PrivateKey
+) -> None:
+    base, seen = server
+    middleware = KalshiAuthMiddleware(KalshiAuth(KEY_ID, kalshi_ed25519_key))
+    async with (
+        aiohttp.ClientSession(middlewares=(middleware,)) as session,
+        session.get(f"{base}/located") as response,
+    ):
+        assert response.status == 200
+        assert await response.text() == "here"
+    assert seen == ["/located"]
+
+
+@pytest.mark.anyio
+async def test_a_streamed_body_is_not_sent_twice(
+    server: tuple[str, list[str]], kalshi_ed25519_key: ed25519.Ed25519PrivateKey
+) -> None:
+    base, seen = server
+    auth = KalshiAuth(KEY_ID, kalshi_ed25519_key)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"count": 1}'
+
+    async with (
+        aiohttp.ClientSession(**session_options(auth)) as session,
+        session.post(f"{base}/trade-api/v2/portfolio/orders", data=body()) as response,
+    ):
+        assert response.status == 401  # the clock rejection reaches the caller
+    assert seen == ["/trade-api/v2/portfolio/orders"]
