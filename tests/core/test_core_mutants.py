@@ -6,11 +6,13 @@ is one a mutant of `kalshi_auth._core` or `kalshi_auth._signing` changed the ans
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kalshi_auth import ConfigurationError, InvalidKeyIdError
+from kalshi_auth import ConfigurationError, InvalidKeyIdError, KalshiAuth, SignerError
 from kalshi_auth._clock import MAX_OFFSET_MS, ServerClock
 from kalshi_auth._core import checked_key_id
 from kalshi_auth._signing import timestamp_text
+from tests.core.test_signing_threads import RecordingSigner
 
 UUID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
 ADVICE = (
@@ -77,3 +79,20 @@ def test_a_pickled_clock_offset_of_a_day_either_way_is_taken() -> None:
     assert clock.now_ms() == 1_700_000_000_000 - MAX_OFFSET_MS
     clock.restore(MAX_OFFSET_MS)
     assert clock.now_ms() == 1_700_000_000_000 + MAX_OFFSET_MS
+
+
+def test_a_hung_signer_is_named_and_the_fix_given(kalshi_rsa_key: rsa.RSAPrivateKey) -> None:
+    signer = RecordingSigner(kalshi_rsa_key)
+    signer.hang = True
+    auth = KalshiAuth(UUID, signer, signer_timeout=0.05)
+    try:
+        with pytest.raises(SignerError) as caught:
+            auth.headers("GET", "https://external-api.kalshi.com/trade-api/v2/portfolio/balance")
+    finally:
+        signer.release.set()
+    assert str(caught.value) == (
+        "the external signer tests.core.test_signing_threads.RecordingSigner did not return "
+        "within 0.05 s (signer_timeout); "
+        "the request was not sent. kalshi-auth never retries a signer: check the signer's "
+        "service, or raise KalshiAuth(signer_timeout=...)"
+    )
