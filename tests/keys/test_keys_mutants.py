@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from kalshi_auth import InvalidPrivateKeyError, KalshiAuthError
 from kalshi_auth._keys import (
     MAX_KEY_BYTES,
+    key_kind,
     load_key_file,
     load_private_key,
     open_private_key,
@@ -565,3 +566,66 @@ def test_a_str_too_long_to_be_a_file_name_is_judged_as_key_text() -> None:
     # 300 characters: too long for one file name, so looking it up fails (ENAMETOOLONG)
     text = "a!" * 150
     assert error_of(lambda: load_private_key(text)) == no_armor(300)
+
+
+# --- keys Kalshi refuses, named where they came from -------------------------------------
+
+SMALL_RSA = (
+    " is RSA-1024; Kalshi requires RSA keys of at least 2048 bits: create a new API key in "
+    "Kalshi's web UI"
+)
+
+
+@pytest.fixture(scope="module")
+def small_rsa() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+
+
+def test_a_small_rsa_key_is_named_by_where_it_came_from(
+    small_rsa: rsa.RSAPrivateKey, tmp_path: Path
+) -> None:
+    path = tmp_path / "small.pem"
+    path.write_bytes(private_key_pem(small_rsa, encoding="pkcs1"))
+    assert error_of(lambda: load_private_key(small_rsa)) == "private key" + SMALL_RSA
+    assert error_of(lambda: load_private_key(path)) == f"private key file {str(path)!r}" + SMALL_RSA
+    assert error_of(lambda: load_private_key(str(path))) == (
+        f"private key file {str(path)!r}" + SMALL_RSA
+    )
+
+
+def test_a_file_named_by_a_str_that_is_not_pem_is_called_by_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "kalshi.pem"
+    path.write_bytes(b"hello")
+    assert error_of(lambda: load_private_key(str(path))) == (
+        f"private key file {str(path)!r} is text with no -----BEGIN ...----- line, not PEM"
+        f"{FILE_DASHES_HINT}; {EXPECTED_IN_FILE}"
+    )
+
+
+def test_an_empty_str_is_called_empty() -> None:
+    assert error_of(lambda: load_private_key(" \n ")) == (
+        "private key is empty; pass the PEM text of the key Kalshi gave you, or its path"
+    )
+
+
+def test_a_key_id_given_as_the_key_says_the_arguments_may_be_swapped() -> None:
+    swapped = (
+        ". The arguments may be swapped: call KalshiAuth(key_id, private_key) with the key id "
+        "first, then the PEM text of the private key or the path of its file"
+    )
+    uuid = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
+    assert error_of(lambda: load_private_key(uuid)) == (
+        "private key looks like a key id, not a key: got a 36-character UUID" + swapped
+    )
+    assert error_of(lambda: load_private_key(uuid + "\n")) == (
+        "private key looks like a key id, not a key: got a 37-character string: a UUID" + swapped
+    )
+
+
+def test_key_kind_names_each_type(small_rsa: rsa.RSAPrivateKey) -> None:
+    assert key_kind(small_rsa) == "RSA-1024"
+    assert key_kind(small_rsa.public_key()) == "RSA-1024"
+    assert key_kind(ed25519.Ed25519PrivateKey.generate()) == "Ed25519"
+    assert key_kind(ec.generate_private_key(ec.SECP256R1())) == "EC (secp256r1)"
+    assert key_kind(dsa.generate_private_key(1024)) == "DSA"
+    assert key_kind(42) == "int"
