@@ -5,11 +5,13 @@ is one a mutant of `kalshi_auth._core` or `kalshi_auth._signing` changed the ans
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kalshi_auth import ConfigurationError, InvalidKeyIdError, KalshiAuth, SignerError
-from kalshi_auth._clock import MAX_OFFSET_MS, ServerClock
+from kalshi_auth._clock import MAX_OFFSET_MS, ServerClock, describe_offset
 from kalshi_auth._core import checked_key_id
 from kalshi_auth._signing import timestamp_text
 from tests.core.test_signing_threads import RecordingSigner
@@ -95,4 +97,52 @@ def test_a_hung_signer_is_named_and_the_fix_given(kalshi_rsa_key: rsa.RSAPrivate
         "within 0.05 s (signer_timeout); "
         "the request was not sent. kalshi-auth never retries a signer: check the signer's "
         "service, or raise KalshiAuth(signer_timeout=...)"
+    )
+
+
+NOW_MS = 1_700_000_000_000
+
+
+def learned(caplog: pytest.LogCaptureFixture, offset_ms: int | None) -> tuple[bool, list[str]]:
+    """What a clock at NOW_MS learns from a Date header `offset_ms` away (None: no Date),
+    and what it logs."""
+    clock = ServerClock(lambda: NOW_MS)
+    date = None if offset_ms is None else formatdate((NOW_MS + offset_ms) / 1000, usegmt=True)
+    caplog.clear()
+    answer = clock.learn(date)
+    return answer, [r.getMessage() for r in caplog.records if r.name.startswith("kalshi_auth")]
+
+
+def test_what_the_clock_learns_from_a_rejection_is_logged_in_words(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert learned(caplog, None) == (
+        False,
+        [
+            "Kalshi rejected the timestamp, and its Date header is missing or unreadable: "
+            "nothing learned, not re-sending. Sync this machine's clock."
+        ],
+    )
+    assert learned(caplog, 2 * MAX_OFFSET_MS) == (
+        False,
+        [
+            "Kalshi rejected the timestamp, and its Date header is 48 hours off this machine's "
+            "clock, further than kalshi-auth ever adopts (24 h): not re-sending. Check the "
+            "machine's clock and that the request reached Kalshi."
+        ],
+    )
+    assert learned(caplog, 0) == (
+        True,
+        [
+            "Kalshi rejected the timestamp although the clocks agree: the request was delayed "
+            "after it was signed (a slow connection or a long queue). Re-sending once with a "
+            "fresh signature."
+        ],
+    )
+    assert learned(caplog, 3_600_000) == (
+        True,
+        [
+            f"Kalshi rejected the timestamp: {describe_offset(3_600_000)}. Signing with "
+            "Kalshi's time from now on and re-sending once; sync the clock."
+        ],
     )
