@@ -479,7 +479,7 @@ def test_a_damaged_openssh_body_and_a_wrong_openssh_password_are_told_apart() ->
         "private key is an OpenSSH private key whose body does not decode: it was damaged "
         "or cut when copied; copy the whole file again"
     )
-    encrypted = openssh_key(ed25519.Ed25519PrivateKey.generate())
+    encrypted = openssh_key(ed25519.Ed25519PrivateKey.generate(), rounds=1)
     assert error_of(lambda: load_private_key(encrypted, password="wrong")) == (
         "private key could not be decrypted: the password is wrong, or the key is damaged"
     )
