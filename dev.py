@@ -177,15 +177,15 @@ def mutate() -> None:
     score: the share of its mutants the tests kill. Slow, so not part of CI.
 
         python3 dev.py mutate                 # every module in MUTATED, from scratch
-        python3 dev.py mutate _keys aiohttp   # those modules only; other results are kept
+        python3 dev.py mutate _keys aiohttp   # those modules only
     """
     modules = sys.argv[2:] or list(MUTATED)
     unknown = [m for m in modules if m not in MUTATED]
     if unknown:
         sys.exit(f"dev.py mutate: unknown module {unknown[0]!r}; one of {', '.join(MUTATED)}")
     python = ensure_venv("dev,mutation", ROOT / ".venv-mutate")
-    if not sys.argv[2:]:
-        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    # mutmut refreshes only the files it mutates: a kept mutants/ holds stale copies.
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     patterns = [f"kalshi_auth.{module}.*" for module in modules]
     run(python, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 1), *patterns)
     print(

@@ -236,6 +236,7 @@ async def test_a_hung_websocket_signer_fails_the_attempt(kalshi_rsa_key: rsa.RSA
         signer.release.set()
 
 
+@pytest.mark.slow  # waits on real time for hung signers
 @pytest.mark.parametrize("client", ["httpx-async", "aiohttp"])
 def test_one_hung_signer_cannot_starve_another(
     server: KalshiTestServer, kalshi_rsa_key: rsa.RSAPrivateKey, client: str
@@ -358,6 +359,7 @@ def test_a_signer_key_size_must_be_bits_of_an_rsa_key(key_size: object) -> None:
         KalshiAuth(KEY_ID, Returning(b"", key_size=key_size))
 
 
+@pytest.mark.slow  # waits on real time for hung signers
 def test_requests_session_with_a_hung_signer_keeps_serving_other_auths(
     server: KalshiTestServer, kalshi_rsa_key: rsa.RSAPrivateKey
 ) -> None:
@@ -407,6 +409,7 @@ def test_a_thread_that_cannot_start_strands_no_later_job(
     assert threads.submit(lambda: {"n": "2"}).result(timeout=10) == {"n": "2"}
 
 
+@pytest.mark.slow  # waits on real time for hung signers
 def test_timed_out_requests_leave_the_queue_of_a_hung_signer(
     kalshi_rsa_key: rsa.RSAPrivateKey,
 ) -> None:
