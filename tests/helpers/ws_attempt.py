@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from websockets.asyncio.client import connect as websockets_connect
+
 from kalshi_auth import KalshiAuth
 from kalshi_auth.websockets import connect
 
@@ -15,7 +17,10 @@ async def attempt_headers(url: str, auth: KalshiAuth) -> dict[str, str]:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     attempt = connect(url, auth, host="127.0.0.1", port=port)
-    opens = getattr(attempt, "open_tcp_connection", None) or attempt.create_connection
+    # websockets 17 opens each attempt's connection in open_tcp_connection, 15 and 16 in
+    # create_connection; kalshi_auth's connect signs in whichever the installed one calls.
+    newer = hasattr(websockets_connect, "open_tcp_connection")
+    opens = attempt.open_tcp_connection if newer else attempt.create_connection
     try:
         await opens()
     except ConnectionRefusedError:
