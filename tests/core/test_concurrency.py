@@ -37,8 +37,10 @@ def test_threads_share_one_auth(server: KalshiTestServer, credential: Credential
 @pytest.mark.anyio
 async def test_async_tasks_share_one_auth(server: KalshiTestServer, credential: Credential) -> None:
     limits = httpx.Limits(max_connections=50)
+    # A generous timeout: on 2 loaded cores 200 requests through 50 connections can wait
+    # seconds for the server; this test is about signatures, not speed.
     async with httpx.AsyncClient(
-        base_url=server.base_url, auth=credential.auth, limits=limits
+        base_url=server.base_url, auth=credential.auth, limits=limits, timeout=60
     ) as c:
         responses = await asyncio.gather(
             *(c.get(f"/markets/A{i}", params={"i": i}) for i in range(200))
