@@ -24,7 +24,6 @@ __all__ = [
     "date_header_ms",
     "declared_small",
     "describe_offset",
-    "error_body_readable",
     "http_date",
     "is_timestamp_expired",
 ]
@@ -78,12 +77,6 @@ def declared_small(content_length: str | None) -> bool:
         and content_length.isdigit()
         and int(content_length) <= MAX_ERROR_BODY_BYTES
     )
-
-
-def error_body_readable(content_length: str | None) -> bool:
-    """Whether to read a 401 body to look for Kalshi's clock error: its declared length is
-    small, or it declares none (a client that does not stream reads it anyway)."""
-    return content_length is None or declared_small(content_length)
 
 
 def describe_offset(offset_ms: float, other: str = "Kalshi's") -> str:

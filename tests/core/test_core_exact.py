@@ -22,7 +22,6 @@ from kalshi_auth._clock import (
     date_header_ms,
     declared_small,
     describe_offset,
-    error_body_readable,
     http_date,
     is_timestamp_expired,
 )
@@ -427,12 +426,3 @@ def test_describe_offset_at_and_near_zero() -> None:
 def test_hours_off_are_rounded_as_printed() -> None:
     _, _, records = lesson(http_date(NOW + 91_800_000))  # 25.5 hours
     assert "is 26 hours off" in records[0][1]
-
-
-@pytest.mark.parametrize(
-    ("length", "readable"),
-    [(None, True), ("16384", True), ("16385", False), ("abc", False), ("", False)],
-)
-def test_error_body_readable(length: str | None, readable: bool) -> None:
-    # The httpx and aiohttp adapters read a 401 body for the clock error only then.
-    assert error_body_readable(length) is readable
