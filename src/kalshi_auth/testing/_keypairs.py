@@ -7,13 +7,22 @@ from typing import Literal, TypeAlias
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from .._errors import ConfigurationError, InvalidPrivateKeyError
+
 __all__ = ["generate_ed25519_key", "generate_rsa_key", "private_key_pem"]
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
+# kalshi-auth's key loader refuses moduli over 8,192 bits; 1,024 is cryptography's floor.
+_RSA_BITS = range(1024, 8193)
+
 
 def generate_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     """A new RSA key, the kind Kalshi's web UI creates (2048 bits by default)."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits not in _RSA_BITS:
+        raise ConfigurationError(
+            f"bits must be an int from 1024 to 8192 (Kalshi's keys have 2048), not {bits!r}"[:120]
+        )
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
@@ -29,8 +38,19 @@ def private_key_pem(
     password: str | bytes | None = None,
 ) -> bytes:
     """`key` as PEM: PKCS#1 (what Kalshi downloads for RSA) or PKCS#8, optionally encrypted."""
+    if not isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
+        raise InvalidPrivateKeyError(
+            f"key must be an RSA or Ed25519 private key object (from generate_rsa_key() or "
+            f"generate_ed25519_key()), not {type(key).__name__}"
+        )
+    if encoding not in ("pkcs1", "pkcs8"):
+        raise ConfigurationError(f"encoding must be 'pkcs1' or 'pkcs8', not {encoding!r}"[:120])
+    if password is not None and not isinstance(password, (str, bytes)):
+        raise ConfigurationError(f"password must be str or bytes, not {type(password).__name__}")
     if encoding == "pkcs1" and not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("PKCS#1 holds only RSA keys; use encoding='pkcs8'")
+        raise ConfigurationError(
+            f"PKCS#1 holds only RSA keys, not {type(key).__name__}: use encoding='pkcs8'"
+        )
     fmt = (
         serialization.PrivateFormat.TraditionalOpenSSL
         if encoding == "pkcs1"

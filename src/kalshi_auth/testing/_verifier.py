@@ -27,6 +27,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from .._errors import ConfigurationError, InvalidPrivateKeyError
+
 __all__ = [
     "INCORRECT_SIGNATURE",
     "KEY_NOT_FOUND",
@@ -121,6 +123,11 @@ class KalshiVerifier:
 
     def register(self, key_id: str, key: object) -> None:
         """Accept signatures by `key_id` made with `key` (its public or private key, or PEM)."""
+        if not isinstance(key_id, str) or not key_id:
+            raise ConfigurationError(
+                f"a key id is a non-empty str such as Kalshi's UUIDs, not {type(key_id).__name__}"
+                f"{'' if key_id else ' (empty)'}: pass the id the kit should accept"
+            )
         public = public_key_of(key)
         with self._lock:
             self.keys = {**self.keys, key_id: public}
@@ -215,8 +222,8 @@ def public_key_of(key: object) -> PublicKey:
     """The public key of `key`: an RSA or Ed25519 private or public key object, or its
     unencrypted PEM (also DER or OpenSSH) as `str` or `bytes`.
 
-    Raises `TypeError` for another kind of object, `ValueError` for data that holds no
-    RSA or Ed25519 key.
+    Raises `InvalidPrivateKeyError` (a `KalshiAuthError`) for another kind of object or for
+    data that holds no RSA or Ed25519 key.
     """
     if isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         return key.public_key()
@@ -225,7 +232,7 @@ def public_key_of(key: object) -> PublicKey:
     if isinstance(key, str):
         key = key.encode("utf-8", "replace")
     if not isinstance(key, (bytes, bytearray, memoryview)):
-        raise TypeError(
+        raise InvalidPrivateKeyError(
             f"a key must be an RSA or Ed25519 key object or PEM text, not {type(key).__name__}"
         )
     data = bytes(key).strip()
@@ -236,7 +243,9 @@ def public_key_of(key: object) -> PublicKey:
             continue
         if isinstance(loaded, (rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
             return loaded
-        raise ValueError("the key is neither RSA nor Ed25519, the key types Kalshi accepts")
+        raise InvalidPrivateKeyError(
+            "the key is neither RSA nor Ed25519, the key types Kalshi accepts"
+        )
     for load_private in _PRIVATE_LOADERS:
         try:
             loaded = load_private(data, None)
@@ -244,8 +253,10 @@ def public_key_of(key: object) -> PublicKey:
             continue
         if isinstance(loaded, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
             return loaded.public_key()
-        raise ValueError("the key is neither RSA nor Ed25519, the key types Kalshi accepts")
-    raise ValueError(
+        raise InvalidPrivateKeyError(
+            "the key is neither RSA nor Ed25519, the key types Kalshi accepts"
+        )
+    raise InvalidPrivateKeyError(
         "no unencrypted RSA or Ed25519 key in the data given (expected PEM such as "
         "-----BEGIN PUBLIC KEY----- or -----BEGIN PRIVATE KEY-----)"
     )
