@@ -40,7 +40,8 @@ class RequestsAdapter(requests.auth.AuthBase):
             hooks = r.hooks["response"]
             if hooks:  # prepared twice: one chain hook is enough
                 hooks[:] = [h for h in hooks if not isinstance(h, _RequestChain)]
-            hooks.append(_RequestChain(self.core, url))
+            # First, so the caller's hooks (raise_for_status, say) see the re-sent answer.
+            hooks.insert(0, _RequestChain(self.core, url))
         return r
 
 
