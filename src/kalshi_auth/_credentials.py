@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import os
 import time
 from collections.abc import Callable
@@ -32,6 +33,11 @@ from ._signing import KeySigner
 __all__ = ["Credentials", "KeySource", "SignJob"]
 
 KeySource = str | bytes | os.PathLike[str] | os.PathLike[bytes] | PrivateKey | Signer
+
+# A polled wait (trio) checks after 0.5 ms, then twice as long each time, up to every 10 ms:
+# a fast signer is seen at once, a slow one costs a hundred wake-ups a second.
+_FIRST_PAUSE_S = 0.0005
+_LONGEST_PAUSE_S = 0.01
 
 Headers = dict[str, str]
 # Makes the headers with the credentials it is given (and arguments of its own).
@@ -106,11 +112,11 @@ class Credentials:
         if not self.off_loop:
             return self.sign(job, *args)
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:  # trio, or another anyio backend
             return await self.await_polled(self.threads.submit(partial(job, self, *args)))
         future = self.threads.submit(partial(job, self, *args))
-        waiter = asyncio.wrap_future(future, loop=loop)  # cancelling it cancels the job
+        waiter = asyncio.wrap_future(future)  # on the running loop; cancelling it cancels the job
         timeout = self.signer.timeout
         if timeout is None:
             return await waiter
@@ -125,21 +131,20 @@ class Credentials:
         not available: checked every few milliseconds, so that no thread of anyio's shared
         pool waits on a signer; cancelled with the caller, bounded by the timeout."""
         timeout = self.signer.timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.0005
+        limit = math.inf if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        pause = _FIRST_PAUSE_S
         try:
-            while not future.done():
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
+            while not future.done() and time.monotonic() < deadline:
                 await anyio.sleep(pause)
-                pause = min(pause * 2, 0.01)
+                pause = min(pause * 2, _LONGEST_PAUSE_S)
         except BaseException:  # cancelled: a job that has not started goes with it
             future.cancel()
             raise
-        if not future.done():
-            future.cancel()
-            raise self._timed_out(timeout or 0.0)
-        return future.result()
+        if future.done():
+            return future.result()
+        future.cancel()
+        raise self._timed_out(limit)
 
     def _timed_out(self, timeout: float) -> SignerError:
         return SignerError(

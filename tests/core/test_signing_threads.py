@@ -520,3 +520,38 @@ async def test_a_polled_wait_times_out_with_a_signer_error(
             await credentials.await_polled(future)
     finally:
         signer.release.set()
+
+
+# --- a whole request under trio: httpx's AsyncClient, no asyncio loop -----------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_under_trio_a_signer_signs_off_the_loop(
+    server: KalshiTestServer, kalshi_rsa_key: rsa.RSAPrivateKey, anyio_backend: str
+) -> None:
+    signer = RecordingSigner(kalshi_rsa_key, latency=0.01)
+    auth = KalshiAuth(KEY_ID, signer)
+    async with httpx.AsyncClient(auth=auth, timeout=60) as client:
+        responses = [await client.get(f"{server.url}/trade-api/v2/t/{i}") for i in range(3)]
+    assert [r.status_code for r in responses] == [200] * 3  # the server verified each one
+    assert len(signer.threads) == 3
+    assert all(name.startswith(SIGNING_THREAD) for name in signer.threads)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_under_trio_a_hung_signer_times_out_and_nothing_is_sent(
+    server: KalshiTestServer, kalshi_rsa_key: rsa.RSAPrivateKey, anyio_backend: str
+) -> None:
+    signer = RecordingSigner(kalshi_rsa_key)
+    signer.hang = True
+    auth = KalshiAuth(KEY_ID, signer, signer_timeout=0.2)
+    try:
+        async with httpx.AsyncClient(auth=auth, timeout=60) as client:
+            with pytest.raises(SignerError) as caught:
+                await client.get(f"{server.url}/trade-api/v2/never")
+    finally:
+        signer.release.set()
+    assert "within 0.2 s" in str(caught.value)  # the timeout the caller set
+    assert server.requests.total == 0
