@@ -278,3 +278,29 @@ async def test_an_external_signer_signs_the_handshake_off_the_event_loop(
     assert threads[0].startswith("kalshi-auth-sign")
     assert server.seen[0].verdict is not None
     assert server.seen[0].verdict.accepted
+
+
+async def test_create_connection_signs_each_attempt_as_websockets_15_and_16_call_it(
+    monkeypatch: pytest.MonkeyPatch, kalshi_ed25519_key: ed25519.Ed25519PrivateKey
+) -> None:
+    # websockets 17 opens a connection with open_tcp_connection; 15 and 16 (the Python 3.10
+    # leg of dev.py test-all) with create_connection. Here, on 17, websockets' own
+    # create_connection is stood in for: it reads the headers as websockets 16 does.
+    read: list[dict[str, str]] = []
+
+    connection = object()
+
+    async def opened_by_websockets(self: connect) -> object:
+        read.append(dict(self.additional_headers.raw_items()))
+        return connection
+
+    monkeypatch.setattr(plain_connect, "create_connection", opened_by_websockets, raising=False)
+    verifier = KalshiVerifier()
+    verifier.register(KEY_ID, kalshi_ed25519_key)
+    attempt = connect(
+        "wss://api.elections.kalshi.com" + WS_PATH, KalshiAuth(KEY_ID, kalshi_ed25519_key)
+    )
+    assert await attempt.create_connection() is connection
+    assert await attempt.create_connection() is connection  # a reconnect: signed again
+    assert len(read) == 2
+    assert all(verifier.verify("GET", WS_PATH, headers).accepted for headers in read)
