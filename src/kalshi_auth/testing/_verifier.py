@@ -126,7 +126,7 @@ class KalshiVerifier:
         if not isinstance(key_id, str) or not key_id:
             raise ConfigurationError(
                 f"a key id is a non-empty str such as Kalshi's UUIDs, not {type(key_id).__name__}"
-                f"{'' if key_id else ' (empty)'}: pass the id the kit should accept"
+                f"{' (empty)' if key_id == '' else ''}: pass the id the kit should accept"
             )
         public = public_key_of(key)
         with self._lock:
@@ -149,7 +149,7 @@ class KalshiVerifier:
             return Verdict(False, f"no {SIGNATURE_HEADER} header", SIGNATURE_MISSING)
         key_id = lower.get(KEY_HEADER.lower(), "")
         timestamp = lower.get(TIMESTAMP_HEADER.lower(), "")
-        if not (0 < len(timestamp) <= _MAX_TIMESTAMP_DIGITS and _is_ascii_digits(timestamp)):
+        if not (len(timestamp) <= _MAX_TIMESTAMP_DIGITS and _is_ascii_digits(timestamp)):
             return Verdict(
                 False,
                 f"{TIMESTAMP_HEADER} is not a number of milliseconds ({len(timestamp)} characters)",
