@@ -179,7 +179,7 @@ class SigningCore:
         if self.scope.known(host) or host in self.scope:
             return True
         self.warn_once(
-            host,
+            "outside hosts= " + host,  # apart from other topics: a host may be named anything
             # repr() escapes control characters; a host name is no secret.
             f"not signing a request to {host[:100]!r}: it is outside KalshiAuth(hosts=...), "
             f"which is {list(self.scope.entries)!r}; add the host to hosts= to sign for it",

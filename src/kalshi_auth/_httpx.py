@@ -192,11 +192,9 @@ def _write(request: httpx.Request, signed: dict[str, str] | None) -> bool:
         strip_access_headers(request.headers)  # stale ones copied from another request
         return False
     write_headers(request.headers, signed)
-    extensions = request.extensions
-    chain = extensions.get(_CHAIN)
-    if chain is None or chain.first_url is not request.url:
-        # This request starts a chain, also a response.next_request that carried an old one.
-        extensions[_CHAIN] = _Chain(request.url)
+    # A fresh chain each time: a response.next_request, or a request sent again through
+    # another client, carries an old one that saw other hooks.
+    request.extensions[_CHAIN] = _Chain(request.url)
     return True
 
 
@@ -243,9 +241,9 @@ def _plain_target(url: str) -> str | None:
     if url.startswith("/"):
         target = url
     elif url.startswith(("https://", "wss://", "http://", "ws://")):
-        authority, slash, rest = url.partition("://")[2].partition("/")
+        authority, _, rest = url.partition("://")[2].partition("/")
         host, colon, port = authority.partition(":")
-        if not host or not _HOST.issuperset(host) or not (slash or not rest):
+        if not host or not _HOST.issuperset(host):
             return None
         if colon and not (port.isascii() and port.isdigit() and int(port) <= _MAX_PORT):
             return None

@@ -99,6 +99,25 @@ def test_no_warning_with_the_event_hooks_or_outside_the_hosts(
     assert all("redirect" not in message for message in warnings_of(caplog))
 
 
+def test_a_request_sent_again_through_a_client_without_the_hooks_is_warned_of(
+    kalshi_ed25519_key: ed25519.Ed25519PrivateKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The same Request object, first through a client with the hooks, then through one
+    # without them: its second chain has not seen hooks, so the redirect is warned of.
+    auth = KalshiAuth(KEY_ID, kalshi_ed25519_key)
+    transport = httpx.MockTransport(redirecting)
+    request = httpx.Request("GET", URL)
+    hooks = auth.httpx_event_hooks()
+    with httpx.Client(
+        transport=transport, auth=auth, follow_redirects=True, event_hooks=hooks
+    ) as client:
+        assert client.send(request).status_code == 200
+    assert warnings_of(caplog) == []
+    with httpx.Client(transport=transport, auth=auth, follow_redirects=True) as client:
+        assert client.send(request).status_code == 200
+    assert warnings_of(caplog) == [REDIRECT_WARNING]
+
+
 # --- A 401 the adapter does not read: a streamed one whose declared body is too big for
 # an error. The caller gets it unread, as httpx hands out any streamed response.
 

@@ -426,3 +426,15 @@ def test_describe_offset_at_and_near_zero() -> None:
 def test_hours_off_are_rounded_as_printed() -> None:
     _, _, records = lesson(http_date(NOW + 91_800_000))  # 25.5 hours
     assert "is 26 hours off" in records[0][1]
+
+
+def test_a_host_named_like_another_warning_topic_does_not_silence_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = core()
+    with caplog.at_level(logging.WARNING, logger="kalshi_auth"):
+        assert not c.allows("httpx-redirects")  # outside the default hosts
+        c.warn_once("httpx-redirects", "a redirect was followed without the hooks")
+    assert [r.getMessage() for r in caplog.records][1:] == [
+        "a redirect was followed without the hooks"
+    ]
