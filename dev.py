@@ -209,7 +209,8 @@ def mutation_row(module: str) -> str:
     no_tests = sum(code in (5, 33) for code in codes)
     timed_out = sum(code in (36, -24) for code in codes)
     judged = len(codes) - codes.count(34) - codes.count(None)
-    score = f"{100 * (killed + typed) / judged:.1f}%" if judged else "-"
+    # A mutant that keeps a test from finishing is caught too (PIT and Stryker count it so).
+    score = f"{100 * (killed + typed + timed_out) / judged:.1f}%" if judged else "-"
     return (
         f"| {module} | {killed} | {typed} | {survived} | {no_tests} | {timed_out} | {score} |"
     )
