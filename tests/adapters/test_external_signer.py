@@ -188,11 +188,16 @@ def test_a_signer_with_a_wrong_key_type_is_refused(key_type: object) -> None:
 
 
 def test_a_signer_takes_no_password(kalshi_rsa_key: rsa.RSAPrivateKey) -> None:
-    with pytest.raises(ConfigurationError, match="password"):
+    with pytest.raises(ConfigurationError) as refused:
         KalshiAuth(KEY_ID, InProcessSigner(kalshi_rsa_key), password="pw")
+    assert str(refused.value).startswith("password= is for key files")  # names the option
 
 
-def test_key_type_names_the_signer_and_pickles(kalshi_rsa_key: rsa.RSAPrivateKey) -> None:
+def test_key_type_names_the_signer_and_pickles(
+    kalshi_rsa_key: rsa.RSAPrivateKey, kalshi_ed25519_key: ed25519.Ed25519PrivateKey
+) -> None:
+    ed25519_auth = KalshiAuth(KEY_ID, InProcessSigner(kalshi_ed25519_key))
+    assert ed25519_auth.key_type.startswith("Ed25519 (")  # as a local key's kind is spelt
     auth = KalshiAuth(KEY_ID, InProcessSigner(kalshi_rsa_key))
     assert auth.key_type == "RSA (tests.adapters.test_external_signer.InProcessSigner)"
     assert "InProcessSigner" in repr(auth)
