@@ -29,6 +29,7 @@ __all__ = [
     "cap_fix",
     "check_der",
     "check_openssh",
+    "is_encrypted_der",
     "modulus_refusal",
 ]
 
@@ -186,6 +187,14 @@ def check_der(der: bytes, *, where: str, decrypting: bool) -> bool:
             raise InvalidPrivateKeyError(_too_large_encrypted(len(der), where))
         return not decrypting or _check_encryption(fields[0], where)
     return False
+
+
+def is_encrypted_der(der: bytes) -> bool:
+    """Whether `der` is shaped as an EncryptedPrivateKeyInfo: a SEQUENCE that opens with
+    a SEQUENCE (the encryption's AlgorithmIdentifier), not with a version INTEGER."""
+    root = _Element.at(der, 0, len(der))
+    fields = root.children(2) if root is not None and root.tag == _SEQUENCE else None
+    return fields is not None and len(fields) == 2 and fields[0].tag == _SEQUENCE
 
 
 def _check_plain_key(fields: list[_Element], where: str) -> None:

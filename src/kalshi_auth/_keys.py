@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ._errors import InvalidPrivateKeyError, PrivateKeyPasswordError
-from ._keycost import MAX_MODULUS_BITS, check_der, check_openssh, modulus_refusal
+from ._keycost import (
+    MAX_MODULUS_BITS,
+    check_der,
+    check_openssh,
+    is_encrypted_der,
+    modulus_refusal,
+)
 from ._pem import Armor, BeginLine, begin_lines, end_line, is_base64, split_legacy_headers, unmangle
 from ._text import printable
 
@@ -421,6 +427,10 @@ def _load_der(data: bytes, password: bytes | None, where: str) -> PrivateKeyType
             return _validated(key, where)
     if failure in ("no password", "needless password"):
         raise _password_error(where, encrypted=failure == "no password")
+    if password is not None and is_encrypted_der(data):
+        raise PrivateKeyPasswordError(  # as for an encrypted PEM key
+            f"{where} could not be decrypted: the password is wrong, or the key is damaged"
+        )
     raise InvalidPrivateKeyError(
         f"{where} looks like binary DER ({len(data)} bytes) but does not parse as a "
         "private key; pass the PEM file Kalshi gave you"

@@ -143,6 +143,16 @@ def bad_inputs(
     )
     cert = self_signed_certificate(kalshi_rsa_key)
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    encrypted_der = kalshi_rsa_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSWORD.encode()),
+    )
+    plain_der = kalshi_rsa_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
     return [
         ("EC key object", keys["ec"], None, InvalidPrivateKeyError, "elliptic-curve"),
         (
@@ -185,6 +195,11 @@ def bad_inputs(
         ("encrypted, no password", encrypted, None, PrivateKeyPasswordError, "is encrypted"),
         ("encrypted, wrong password", encrypted, "wrong", PrivateKeyPasswordError, "wrong"),
         ("password for plain key", pkcs1, "pw", PrivateKeyPasswordError, "not encrypted"),
+        ("encrypted DER, no password", encrypted_der, None, PrivateKeyPasswordError, "encrypted"),
+        ("encrypted DER, wrong password", encrypted_der, "no", PrivateKeyPasswordError, "wrong"),
+        ("password for plain DER", plain_der, "pw", PrivateKeyPasswordError, "not encrypted"),
+        # damaged past its first element: no password can help, and none is blamed
+        ("damaged DER", plain_der[:40], "pw", InvalidPrivateKeyError, "binary DER"),
         (
             "truncated to first line",
             pkcs1.splitlines()[0],
@@ -236,6 +251,7 @@ def test_bad_keys_get_their_own_clear_error(kalshi_rsa_key: rsa.RSAPrivateKey) -
         with pytest.raises(error) as caught:
             KalshiAuth(KEY_ID, source, password=password)  # type: ignore[arg-type]
         message = str(caught.value)
+        assert type(caught.value) is error, f"{name}: {caught.value!r}"  # not a subclass
         assert words in message, f"{name}: {message}"
         assert isinstance(caught.value, KalshiAuthError)
         assert isinstance(caught.value, ValueError)
