@@ -14,6 +14,7 @@ crypto backend raises, a Rust panic included, becomes one of ours.
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 import string
@@ -523,13 +524,7 @@ def _load_openssh(armor: Armor, password: bytes | None, where: str) -> PrivateKe
         if key is not None:
             return key  # cryptography checked it: its size was bounded by check_openssh
     if failure == "unsupported":
-        raise InvalidPrivateKeyError(
-            f"{where} is an encrypted OpenSSH key, and opening one needs the bcrypt package: "
-            'pip install "kalshi-auth[openssh]"'
-            if armor.encrypted
-            else f"{where} is an OpenSSH key of a type this system's cryptography cannot load; "
-            "Kalshi keys are RSA or Ed25519"
-        )
+        raise InvalidPrivateKeyError(_openssh_unsupported(armor, where))
     if armor.encrypted:
         raise PrivateKeyPasswordError(
             f"{where} could not be decrypted: the password is wrong, or the key is damaged"
@@ -537,6 +532,28 @@ def _load_openssh(armor: Armor, password: bytes | None, where: str) -> PrivateKe
     raise InvalidPrivateKeyError(
         f"{where} is an OpenSSH private key whose body does not decode: it was damaged "
         "or cut when copied; copy the whole file again"
+    )
+
+
+def _openssh_unsupported(armor: Armor, where: str) -> str:
+    """Why cryptography cannot open an OpenSSH key: bcrypt missing, or a cipher or key type
+    it does not know (cryptography says which only in words, so bcrypt is looked for)."""
+    if not armor.encrypted:
+        return (
+            f"{where} is an OpenSSH key of a type this system's cryptography cannot load; "
+            "Kalshi keys are RSA or Ed25519"
+        )
+    try:
+        importlib.import_module("bcrypt")  # what cryptography imports to open one
+    except ImportError:
+        return (
+            f"{where} is an encrypted OpenSSH key, and opening one needs the bcrypt package: "
+            'pip install "kalshi-auth[openssh]"'
+        )
+    return (
+        f"{where} is an encrypted OpenSSH key whose cipher or key type this system's "
+        "cryptography cannot open; remove its password with ssh-keygen -p (an empty new "
+        "password), or pass the PEM file Kalshi gave you"
     )
 
 

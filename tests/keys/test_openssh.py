@@ -3,14 +3,18 @@ password=, and inspect-key calls them usable."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import ssh
 
 from kalshi_auth import InvalidPrivateKeyError, KalshiAuth, PrivateKeyPasswordError
 from tests.cli.test_cli import fields, run
@@ -103,3 +107,38 @@ def test_an_openssh_key_of_another_type_is_refused() -> None:
     ).decode()
     with pytest.raises(InvalidPrivateKeyError, match="elliptic-curve"):
         KalshiAuth(KEY_ID, pem)
+
+
+def test_an_encrypted_openssh_key_of_an_unknown_cipher_is_not_blamed_on_bcrypt(
+    kalshi_ed25519_key: ed25519.Ed25519PrivateKey,
+) -> None:
+    text = openssh_pem(kalshi_ed25519_key, "pw")
+    blob = base64.b64decode("".join(text.strip().splitlines()[1:-1]))
+    assert b"aes256-ctr" in blob  # ciphername, as cryptography writes it
+    unknown = blob.replace(b"aes256-ctr", b"aes999-ctr", 1)  # same length: offsets hold
+    lines = textwrap.wrap(base64.b64encode(unknown).decode(), 70)
+    damaged = "\n".join(
+        ["-----BEGIN OPENSSH PRIVATE KEY-----", *lines, text.strip().splitlines()[-1]]
+    )
+    with pytest.raises(InvalidPrivateKeyError) as caught:
+        KalshiAuth("id", damaged, password="pw")
+    message = str(caught.value)
+    assert "cipher" in message
+    assert "ssh-keygen -p" in message  # the fix: take the password off
+    assert "bcrypt" not in message  # installed here: not the cause
+
+
+def test_an_encrypted_openssh_key_without_bcrypt_says_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, kalshi_ed25519_key: ed25519.Ed25519PrivateKey
+) -> None:
+    # As on a machine without bcrypt: cryptography's stand-in for its KDF (a private name,
+    # pinned here: the test fails if cryptography renames it) and no module to import.
+    def no_bcrypt(*args: object) -> bytes:
+        raise UnsupportedAlgorithm("Need bcrypt module")
+
+    encrypted = openssh_pem(kalshi_ed25519_key, "pw")  # made with bcrypt, opened without
+    monkeypatch.setattr(ssh, "_bcrypt_kdf", no_bcrypt)
+    monkeypatch.setitem(sys.modules, "bcrypt", None)
+    with pytest.raises(InvalidPrivateKeyError) as caught:
+        KalshiAuth("id", encrypted, password="pw")
+    assert 'pip install "kalshi-auth[openssh]"' in str(caught.value)
