@@ -93,6 +93,11 @@ def _oid(dotted: str) -> bytes:
 _PBES2 = _oid("1.2.840.113549.1.5.13")
 _PBKDF2 = _oid("1.2.840.113549.1.5.12")
 _SCRYPT = _oid("1.3.6.1.4.1.11591.4.11")
+# The PBES2 ciphers cryptography opens: AES-128/192/256-CBC and DES-EDE3-CBC.
+_PBES2_CIPHERS = (
+    *(_oid(f"2.16.840.1.101.3.4.1.{n}") for n in (2, 22, 42)),
+    _oid("1.2.840.113549.3.7"),
+)
 _PBE_SCHEMES = {_oid(f"1.2.840.113549.1.5.{n}"): "PKCS#5 PBE" for n in (1, 3, 4, 6, 10, 11)}
 _PBE_SCHEMES |= {_oid(f"1.2.840.113549.1.12.1.{n}"): "PKCS#12 PBE" for n in range(1, 7)}
 _RSA_KEYS = (_oid("1.2.840.113549.1.1.1"), _oid("1.2.840.113549.1.1.10"))  # RSA, RSA-PSS
@@ -183,6 +188,8 @@ def check_der(der: bytes, *, where: str, decrypting: bool) -> bool:
         _check_plain_key(fields, where)
         return True
     if fields[0].tag == _SEQUENCE:  # EncryptedPrivateKeyInfo: AlgorithmIdentifier first
+        if len(fields) != 2 or fields[1].tag != _OCTETS:  # a public key, a certificate
+            return False
         if decrypting and len(der) > MAX_ENCRYPTED_KEY_BYTES:
             raise InvalidPrivateKeyError(_too_large_encrypted(len(der), where))
         return not decrypting or _check_encryption(fields[0], where)
@@ -190,11 +197,16 @@ def check_der(der: bytes, *, where: str, decrypting: bool) -> bool:
 
 
 def is_encrypted_der(der: bytes) -> bool:
-    """Whether `der` is shaped as an EncryptedPrivateKeyInfo: a SEQUENCE that opens with
-    a SEQUENCE (the encryption's AlgorithmIdentifier), not with a version INTEGER."""
+    """Whether `der` is shaped as an EncryptedPrivateKeyInfo: a SEQUENCE of exactly the
+    encryption's AlgorithmIdentifier (a SEQUENCE) and the encrypted key (an OCTET STRING)."""
     root = _Element.at(der, 0, len(der))
-    fields = root.children(2) if root is not None and root.tag == _SEQUENCE else None
-    return fields is not None and len(fields) == 2 and fields[0].tag == _SEQUENCE
+    fields = root.children(3) if root is not None and root.tag == _SEQUENCE else None
+    return (  # (AlgorithmIdentifier, encryptedData): a public key's second is a BIT STRING
+        fields is not None
+        and len(fields) == 2
+        and fields[0].tag == _SEQUENCE
+        and fields[1].tag == _OCTETS
+    )
 
 
 def _check_plain_key(fields: list[_Element], where: str) -> None:
@@ -262,10 +274,23 @@ def _check_pbes2(params: _Element, where: str) -> bool:
     if not fields or len(fields) < 2:
         return False
     if kdf[0].is_oid(_PBKDF2):  # salt, iterationCount, keyLength?, prf?
-        return _check_count("PBKDF2 iterations", fields[1], MAX_ITERATIONS, REENCRYPT_PKCS8, where)
-    if len(fields) < 4:  # salt, costParameter N, blockSize r, parallelizationParameter p
+        bounded = _check_count(
+            "PBKDF2 iterations", fields[1], MAX_ITERATIONS, REENCRYPT_PKCS8, where
+        )
+    elif len(fields) < 4:  # salt, costParameter N, blockSize r, parallelizationParameter p
         return False
-    return _check_scrypt(fields[1].integer(), fields[2].integer(), fields[3].integer(), where)
+    else:
+        bounded = _check_scrypt(
+            fields[1].integer(), fields[2].integer(), fields[3].integer(), where
+        )
+    cipher = parts[1].children(1) if parts and len(parts) == 2 else None
+    if bounded and not (cipher and cipher[0].is_oid(*_PBES2_CIPHERS)):
+        # cryptography would refuse it after the password: refused here in words of its own
+        raise InvalidPrivateKeyError(
+            f"{where} is encrypted with a cipher cryptography cannot open (it opens "
+            f"AES-CBC and DES-EDE3-CBC); {REENCRYPT_PKCS8}"
+        )
+    return bounded
 
 
 def _check_count(name: str, element: _Element, cap: int, fix: str, where: str) -> bool:

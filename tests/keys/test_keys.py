@@ -153,6 +153,13 @@ def bad_inputs(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    aes256_cbc = bytes.fromhex("060960864801650304012a")  # OID 2.16.840.1.101.3.4.1.42
+    assert aes256_cbc in encrypted_der  # cryptography's BestAvailableEncryption cipher
+    aes256_ofb = aes256_cbc[:-1] + b"\x2b"  # 4.1.43: a cipher cryptography does not open
+    unknown_cipher_der = encrypted_der.replace(aes256_cbc, aes256_ofb, 1)
+    public_der = kalshi_rsa_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return [
         ("EC key object", keys["ec"], None, InvalidPrivateKeyError, "elliptic-curve"),
         (
@@ -198,6 +205,8 @@ def bad_inputs(
         ("encrypted DER, no password", encrypted_der, None, PrivateKeyPasswordError, "encrypted"),
         ("encrypted DER, wrong password", encrypted_der, "no", PrivateKeyPasswordError, "wrong"),
         ("password for plain DER", plain_der, "pw", PrivateKeyPasswordError, "not encrypted"),
+        ("DER, unknown cipher", unknown_cipher_der, PASSWORD, InvalidPrivateKeyError, "cipher"),
+        ("public key DER, a password", public_der, "pw", InvalidPrivateKeyError, "binary DER"),
         # damaged past its first element: no password can help, and none is blamed
         ("damaged DER", plain_der[:40], "pw", InvalidPrivateKeyError, "binary DER"),
         (

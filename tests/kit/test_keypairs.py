@@ -15,7 +15,21 @@ from kalshi_auth.testing import KalshiVerifier, generate_rsa_key, private_key_pe
 def test_generate_rsa_key_refuses_sizes_outside_what_kalshi_auth_loads(bits: object) -> None:
     with pytest.raises(ConfigurationError, match="from 1024 to 8192") as caught:
         generate_rsa_key(bits)  # type: ignore[arg-type]
-    assert repr(bits) in str(caught.value)
+    message = str(caught.value)
+    assert type(bits).__name__ in message
+    if type(bits) is int:
+        assert f"{bits} bits" in message
+
+
+@pytest.mark.parametrize(
+    "bits", [10**5000, "MC4CAQAwBQYDK2VwBCIEI" + "A" * 10_000], ids=["huge int", "key text"]
+)
+def test_generate_rsa_key_describes_a_huge_or_secret_looking_value(bits: object) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        generate_rsa_key(bits)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert len(message) < 120
+    assert "MC4C" not in message  # a key's text, passed by mistake, is never quoted
 
 
 def test_generate_rsa_key_makes_a_key_of_the_size_asked() -> None:
@@ -32,7 +46,7 @@ def test_private_key_pem_refuses_what_is_not_a_private_key_object() -> None:
 def test_private_key_pem_refuses_an_unknown_encoding_or_password(
     kalshi_ed25519_key: ed25519.Ed25519PrivateKey,
 ) -> None:
-    with pytest.raises(ConfigurationError, match="'pkcs1' or 'pkcs8', not 'der'"):
+    with pytest.raises(ConfigurationError, match="'pkcs1' or 'pkcs8', not a str of 3 char"):
         private_key_pem(kalshi_ed25519_key, encoding="der")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="str or bytes, not int"):
         private_key_pem(kalshi_ed25519_key, password=1234)  # type: ignore[arg-type]

@@ -20,8 +20,11 @@ _RSA_BITS = range(1024, 8193)
 def generate_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     """A new RSA key, the kind Kalshi's web UI creates (2048 bits by default)."""
     if isinstance(bits, bool) or not isinstance(bits, int) or bits not in _RSA_BITS:
+        # described, not quoted: whatever was passed by mistake (a key?) stays out of it
+        shown = f"{bits} bits" if isinstance(bits, int) and -1e9 < bits < 1e9 else "a value"
         raise ConfigurationError(
-            f"bits must be an int from 1024 to 8192 (Kalshi's keys have 2048), not {bits!r}"[:120]
+            f"bits must be an int from 1024 to 8192 (Kalshi's keys have 2048), not "
+            f"{shown} of type {type(bits).__name__}"
         )
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
@@ -44,7 +47,10 @@ def private_key_pem(
             f"generate_ed25519_key()), not {type(key).__name__}"
         )
     if encoding not in ("pkcs1", "pkcs8"):
-        raise ConfigurationError(f"encoding must be 'pkcs1' or 'pkcs8', not {encoding!r}"[:120])
+        raise ConfigurationError(
+            f"encoding must be 'pkcs1' or 'pkcs8', not a {type(encoding).__name__} of "
+            f"{len(encoding) if isinstance(encoding, str) else '?'} characters"
+        )
     if password is not None and not isinstance(password, (str, bytes)):
         raise ConfigurationError(f"password must be str or bytes, not {type(password).__name__}")
     if encoding == "pkcs1" and not isinstance(key, rsa.RSAPrivateKey):
