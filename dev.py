@@ -207,7 +207,7 @@ def mutation_row(module: str) -> str:
     typed = codes.count(37)  # refused by mypy --strict, which CI runs: no test needed
     survived = codes.count(0)
     no_tests = sum(code in (5, 33) for code in codes)
-    timed_out = sum(code in (36, -24) for code in codes)
+    timed_out = sum(code in (36, -24, 24, 152, 255) for code in codes)  # mutmut's timeouts
     judged = len(codes) - codes.count(34) - codes.count(None)
     # A mutant that keeps a test from finishing is caught too (PIT and Stryker count it so).
     score = f"{100 * (killed + typed + timed_out) / judged:.1f}%" if judged else "-"
