@@ -97,10 +97,10 @@ def timestamp_text(timestamp_ms: int) -> str:
 class KeySigner:
     """Signs messages with a key held here: RSA-PSS/SHA-256 for RSA, Ed25519 for Ed25519."""
 
-    __slots__ = ("_sign", "name", "off_loop")
+    __slots__ = ("_sign", "off_loop")
     threads = 1  # CPU-bound: more threads only contend for the GIL
     timeout: float | None = None  # a local key signs inline in sync code, and always returns
-    name: str
+    name = "local key"  # messages name only external signers, which can fail
     off_loop: bool
 
     def __init__(self, key: PrivateKey) -> None:
@@ -115,11 +115,9 @@ class KeySigner:
             # a second and a fifth of the longest stall; Ed25519 signs in ~30 us, less
             # than a hand-off to a thread costs.
             self.off_loop = True
-            self.name = "RSA key"
         else:
             sign = key.sign
             self.off_loop = False
-            self.name = "Ed25519 key"
         self._sign = sign
 
     def __call__(self, message: bytes) -> str:
