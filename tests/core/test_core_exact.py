@@ -25,7 +25,7 @@ from kalshi_auth._clock import (
     http_date,
     is_timestamp_expired,
 )
-from kalshi_auth._core import SigningCore, checked_key_id
+from kalshi_auth._core import SigningCore, checked_key_id, checked_method
 from kalshi_auth._credentials import Credentials
 from kalshi_auth._scope import DEFAULT_HOSTS, HostScope, Origin, origin_of
 from kalshi_auth._signing import KeySigner, path_and_query, timestamp_text
@@ -438,3 +438,16 @@ def test_a_host_named_like_another_warning_topic_does_not_silence_it(
     assert [r.getMessage() for r in caplog.records][1:] == [
         "a redirect was followed without the hooks"
     ]
+
+
+@pytest.mark.parametrize("method", ["M", "GET", "M-SEARCH", "X" * 64])
+def test_any_token_method_is_signed_as_given(method: str) -> None:
+    assert checked_method(method) == method  # one letter is a token too
+
+
+@pytest.mark.parametrize("method", ["", "X" * 65, "GE T", "GET\r\n", 42])
+def test_a_method_that_is_not_a_token_is_refused_with_what_a_method_is(method: object) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        checked_method(method)
+    assert "'GET'" in str(refused.value)
+    assert "no spaces or line breaks" in str(refused.value)
