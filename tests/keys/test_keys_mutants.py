@@ -13,9 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from kalshi_auth import InvalidPrivateKeyError, KalshiAuthError
+from kalshi_auth import InvalidPrivateKeyError, KalshiAuthError, PrivateKeyPasswordError
 from kalshi_auth._keys import (
     MAX_KEY_BYTES,
+    has_key_file_name,
     key_kind,
     load_key_file,
     load_private_key,
@@ -629,3 +630,32 @@ def test_key_kind_names_each_type(small_rsa: rsa.RSAPrivateKey) -> None:
     assert key_kind(ec.generate_private_key(ec.SECP256R1())) == "EC (secp256r1)"
     assert key_kind(dsa.generate_private_key(1024)) == "DSA"
     assert key_kind(42) == "int"
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("id_rsa", True),
+        ("~/.ssh/id_ed25519", True),
+        ("/home/me/.ssh/id_rsa", True),  # the last part of a deep path
+        ("C:\\Users\\me\\.ssh\\id_rsa", True),  # Windows' separator
+        ("keys/Kalshi.PEM", True),
+        ("id_rsa/notes", False),
+        ("my_id_rsa", False),
+        ("MC4CAQAwBQYDK2VwBCIEI", False),
+    ],
+)
+def test_key_file_names_are_known_by_their_last_part(text: str, named: bool) -> None:
+    assert has_key_file_name(text) is named
+
+
+@pytest.mark.parametrize("password", ["", b""])
+def test_an_empty_password_is_no_password(
+    password: str | bytes, kalshi_rsa_key: rsa.RSAPrivateKey
+) -> None:
+    # .env files and forms give "" for "not set": a plain key loads, an encrypted one asks
+    assert isinstance(
+        load_private_key(private_key_pem(kalshi_rsa_key), password=password), rsa.RSAPrivateKey
+    )
+    with pytest.raises(PrivateKeyPasswordError, match="is encrypted; pass password="):
+        load_private_key(private_key_pem(kalshi_rsa_key, password="pw"), password=password)
