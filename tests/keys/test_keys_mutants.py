@@ -659,3 +659,12 @@ def test_an_empty_password_is_no_password(
     )
     with pytest.raises(PrivateKeyPasswordError, match="is encrypted; pass password="):
         load_private_key(private_key_pem(kalshi_rsa_key, password="pw"), password=password)
+
+
+@pytest.mark.parametrize("password", [1234, ["pw"], bytearray(b"pw")])
+def test_a_password_of_another_type_is_named_by_its_type(
+    password: object, kalshi_rsa_key: rsa.RSAPrivateKey
+) -> None:
+    with pytest.raises(PrivateKeyPasswordError, match="str or bytes") as caught:
+        load_private_key(private_key_pem(kalshi_rsa_key), password=password)  # type: ignore[arg-type]
+    assert f"not {type(password).__name__}" in str(caught.value)
