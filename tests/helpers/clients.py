@@ -8,6 +8,7 @@ with ``auth=`` and the redirect event hooks, aiohttp with ``session_options(auth
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -43,18 +44,25 @@ def send(
             method, base_url + url, params=params, json=body, auth=auth, timeout=10,
             verify=ca or True,
         ).status_code  # fmt: skip
-    context = ssl.create_default_context(cafile=ca) if ca else None
+    context = tls_context(ca)
     if client == "httpx":
         with httpx.Client(
             auth=auth,
             base_url=base_url,
             follow_redirects=True,
             event_hooks=auth.httpx_event_hooks(),
-            verify=context or True,
+            verify=context,
         ) as c:
             return c.request(method, url, params=params, json=body).status_code
     call = _Call(method, url, body, params, base_url)
     return asyncio.run(_send_async(client, auth, call, context))
+
+
+@functools.lru_cache(maxsize=8)
+def tls_context(ca: str | None) -> ssl.SSLContext:
+    """The TLS context trusting `ca` (the system's CAs if None), made once: an httpx client
+    made without one loads the CA bundle again, 20 ms each time."""
+    return ssl.create_default_context(cafile=ca)
 
 
 @dataclass(frozen=True)
@@ -66,16 +74,14 @@ class _Call:
     base_url: str
 
 
-async def _send_async(
-    client: str, auth: KalshiAuth, call: _Call, context: ssl.SSLContext | None
-) -> int:
+async def _send_async(client: str, auth: KalshiAuth, call: _Call, context: ssl.SSLContext) -> int:
     if client == "httpx-async":
         async with httpx.AsyncClient(
             auth=auth,
             base_url=call.base_url,
             follow_redirects=True,
             event_hooks=auth.httpx_async_event_hooks(),
-            verify=context or True,
+            verify=context,
         ) as c:
             answer = await c.request(call.method, call.url, params=call.params, json=call.body)
             return answer.status_code
@@ -87,7 +93,7 @@ async def _send_async(
             call.base_url + call.url,
             params=call.params,
             json=call.body,
-            ssl=context or True,
+            ssl=context,
         ) as response,
     ):
         await response.read()
