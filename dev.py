@@ -211,9 +211,7 @@ def mutation_row(module: str) -> str:
     judged = len(codes) - codes.count(34) - codes.count(None)
     # A mutant that keeps a test from finishing is caught too (PIT and Stryker count it so).
     score = f"{100 * (killed + typed + timed_out) / judged:.1f}%" if judged else "-"
-    return (
-        f"| {module} | {killed} | {typed} | {survived} | {no_tests} | {timed_out} | {score} |"
-    )
+    return f"| {module} | {killed} | {typed} | {survived} | {no_tests} | {timed_out} | {score} |"
 
 
 COMMANDS = {"demo": demo, "test": test, "test-all": test_all, "mutate": mutate}
