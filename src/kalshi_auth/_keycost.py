@@ -180,33 +180,35 @@ def check_der(der: bytes, *, where: str, decrypting: bool) -> bool:
     False if `der` is not a structure this reader can follow (the caller calls it damaged,
     in its own words), True if cryptography may load it.
     """
-    root = _Element.at(der, 0, len(der))
-    fields = root.children(9) if root is not None and root.tag == _SEQUENCE else None
+    fields = _top_fields(der)
     if not fields or len(fields) < 2:
         return False
     if fields[0].tag == _INTEGER:
         _check_plain_key(fields, where)
         return True
-    if fields[0].tag == _SEQUENCE:  # EncryptedPrivateKeyInfo: AlgorithmIdentifier first
-        if len(fields) != 2 or fields[1].tag != _OCTETS:  # a public key, a certificate
-            return False
+    if _is_encrypted_info(fields):
         if decrypting and len(der) > MAX_ENCRYPTED_KEY_BYTES:
             raise InvalidPrivateKeyError(_too_large_encrypted(len(der), where))
         return not decrypting or _check_encryption(fields[0], where)
-    return False
+    return False  # a public key, a certificate, or something else
 
 
 def is_encrypted_der(der: bytes) -> bool:
-    """Whether `der` is shaped as an EncryptedPrivateKeyInfo: a SEQUENCE of exactly the
-    encryption's AlgorithmIdentifier (a SEQUENCE) and the encrypted key (an OCTET STRING)."""
+    """Whether `der` is shaped as an EncryptedPrivateKeyInfo."""
+    fields = _top_fields(der)
+    return fields is not None and _is_encrypted_info(fields)
+
+
+def _top_fields(der: bytes) -> list[_Element] | None:
+    """The first elements (up to 9) of the SEQUENCE `der` is; None if it is not one."""
     root = _Element.at(der, 0, len(der))
-    fields = root.children(3) if root is not None and root.tag == _SEQUENCE else None
-    return (  # (AlgorithmIdentifier, encryptedData): a public key's second is a BIT STRING
-        fields is not None
-        and len(fields) == 2
-        and fields[0].tag == _SEQUENCE
-        and fields[1].tag == _OCTETS
-    )
+    return root.children(9) if root is not None and root.tag == _SEQUENCE else None
+
+
+def _is_encrypted_info(fields: list[_Element]) -> bool:
+    """EncryptedPrivateKeyInfo: exactly the encryption's AlgorithmIdentifier (a SEQUENCE)
+    and the encrypted key (an OCTET STRING); a public key's second is a BIT STRING."""
+    return len(fields) == 2 and fields[0].tag == _SEQUENCE and fields[1].tag == _OCTETS
 
 
 def _check_plain_key(fields: list[_Element], where: str) -> None:

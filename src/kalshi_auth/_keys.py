@@ -429,9 +429,7 @@ def _load_der(data: bytes, password: bytes | None, where: str) -> PrivateKeyType
     if failure in ("no password", "needless password"):
         raise _password_error(where, encrypted=failure == "no password")
     if password is not None and is_encrypted_der(data):
-        raise PrivateKeyPasswordError(  # as for an encrypted PEM key
-            f"{where} could not be decrypted: the password is wrong, or the key is damaged"
-        )
+        raise _undecryptable(where)  # as for an encrypted PEM key
     raise InvalidPrivateKeyError(
         f"{where} looks like binary DER ({len(data)} bytes) but does not parse as a "
         "private key; pass the PEM file Kalshi gave you"
@@ -507,9 +505,7 @@ def _load_text(
             "load; Kalshi keys are RSA or Ed25519: create a new API key in Kalshi's web UI"
         )
     if armor.encrypted:
-        raise PrivateKeyPasswordError(
-            f"{where} could not be decrypted: the password is wrong, or the key is damaged"
-        )
+        raise _undecryptable(where)
     raise InvalidPrivateKeyError(
         f"{where} has a valid PEM frame but its body does not decode as a private key: it "
         "was damaged or cut when copied; copy the whole file Kalshi gave you again"
@@ -526,9 +522,7 @@ def _load_openssh(armor: Armor, password: bytes | None, where: str) -> PrivateKe
     if failure == "unsupported":
         raise InvalidPrivateKeyError(_openssh_unsupported(armor, where))
     if armor.encrypted:
-        raise PrivateKeyPasswordError(
-            f"{where} could not be decrypted: the password is wrong, or the key is damaged"
-        )
+        raise _undecryptable(where)
     raise InvalidPrivateKeyError(
         f"{where} is an OpenSSH private key whose body does not decode: it was damaged "
         "or cut when copied; copy the whole file again"
@@ -702,6 +696,13 @@ def _password_error(where: str, *, encrypted: bool) -> PrivateKeyPasswordError:
     return PrivateKeyPasswordError(
         f"{where} is not encrypted but a password was given; drop the password "
         "(or unset KALSHI_PRIVATE_KEY_PASSWORD)"
+    )
+
+
+def _undecryptable(where: str) -> PrivateKeyPasswordError:
+    """An encrypted key (PEM, DER or OpenSSH) that the password given does not open."""
+    return PrivateKeyPasswordError(
+        f"{where} could not be decrypted: the password is wrong, or the key is damaged"
     )
 
 
