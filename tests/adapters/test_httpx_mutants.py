@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import operator
-import threading
 from collections.abc import Callable, Iterator
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -26,6 +25,7 @@ from kalshi_auth import ConfigurationError, KalshiAuth
 from kalshi_auth._httpx import _plain_target, _write, request_target
 from kalshi_auth._scope import origin_of
 from kalshi_auth.testing import KalshiVerifier
+from tests.helpers.loopback import serving
 from tests.helpers.redirect_servers import Origins, two_origins
 
 KEY_ID = "0b6f4a2c-3d5e-4f70-8a9b-c1d2e3f4a5b6"
@@ -154,15 +154,8 @@ class _RejectingHandler(BaseHTTPRequestHandler):
 def rejecting() -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
     handler = type("Handler", (_RejectingHandler,), {"seen": seen})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/trade-api/v2", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving(handler) as url:
+        yield url + "/trade-api/v2", seen
 
 
 def stream_sync(auth: KalshiAuth, url: str) -> tuple[int, bool, bytes]:

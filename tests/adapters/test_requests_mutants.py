@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import aiohttp
 import pytest
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from kalshi_auth import ConfigurationError, KalshiAuth
 from kalshi_auth.testing import KalshiVerifier
+from tests.helpers.loopback import serving
 
 KEY_ID = "0b6f4a2c-3d5e-4f70-8a9b-c1d2e3f4a5b6"
 EXPIRED = json.dumps({"error": {"code": "header_timestamp_expired"}}).encode()
@@ -78,16 +79,11 @@ def server() -> Iterator[Server]:
     seen: list[tuple[str, dict[str, str]]] = []
     release = threading.Event()
     handler = type("Handler", (_Handler,), {"seen": seen, "release": release})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        release.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving(handler) as url:
+        try:
+            yield url, seen
+        finally:
+            release.set()  # a slow answer still held ends before the server does
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from kalshi_auth._text import printable
 from kalshi_auth.testing import KalshiTestServer, private_key_pem
 from tests.cli.test_cli import KEY_ID, assert_one_line_error, creds, run
 from tests.helpers.key_corpus import encrypted_openssh_pem, unknown_algorithm_pkcs8
+from tests.helpers.loopback import serving
 
 pytestmark = pytest.mark.slow  # the command line as subprocesses
 
@@ -43,15 +43,8 @@ def answering(status: int, body: bytes, content_type: str = "text/html") -> Iter
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def assert_terminal_safe(text: str) -> None:
